@@ -1,0 +1,32 @@
+"""Starts the analyst workbench GUI on 127.0.0.1 (offline by default)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args()
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+    from ui.app import build_app
+
+    build_app().queue(default_concurrency_limit=1).launch(
+        server_name=args.host, server_port=args.port, share=False, footer_links=[]
+    )
+
+
+if __name__ == "__main__":
+    main()

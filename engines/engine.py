@@ -1,0 +1,133 @@
+"""The engine contract: lazy, thread-safe loading, profiles, and one result type.
+
+An engine subclass declares its `name`, its `profiles` (name -> config object), builds its model
+in `_build` and analyses one RGB image in `_run`. Everything else — loading once per process on
+the best device, timing, provenance, input conversion and the result checks — lives here once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engines.device import resolve_device
+from engines.errors import WorkbenchError
+from engines.registry import did_you_mean
+from engines.result import Analysis, Provenance
+
+
+@dataclass
+class RawOutput:
+    """What `_run` returns: the maps at the original image size, before provenance is added."""
+
+    heatmap: np.ndarray
+    score: float
+    mask: np.ndarray | None = None
+    """None means `heatmap >= engine.threshold`."""
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    label: str | None = None
+    text: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    profiles: ClassVar[dict[str, Any]]
+    default_profile: ClassVar[str] = "compact"
+    threshold: ClassVar[float] = 0.5
+    reading_guide: ClassVar[str] = ""
+    """How to read this engine's output and what to ignore: shown beside the results."""
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        device: str | None = None,
+        weights: str | Path | None = None,
+    ) -> None:
+        profile = profile or self.default_profile
+        if profile not in self.profiles:
+            raise WorkbenchError(
+                f"Engine {self.name!r} has no profile {profile!r}."
+                f"{did_you_mean(profile, list(self.profiles))}"
+            )
+        self.profile = profile
+        self.config = self.profiles[profile]
+        self.device = resolve_device(device)
+        self.weights_path = Path(weights) if weights else None
+        self._model: Any = None
+        self._weights_sha256: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    @abstractmethod
+    def _build(self) -> Any:
+        """Build and load the model on `self.device`; record loaded files in `_weights_sha256`."""
+
+    @abstractmethod
+    def _run(self, model: Any, rgb: np.ndarray) -> RawOutput:
+        """Analyse one H×W×3 uint8 image; all maps at H×W."""
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+            return self._model
+
+    def unload(self) -> None:
+        with self._lock:
+            self._model = None
+            self._weights_sha256 = {}
+
+    def analyze(self, image: Any) -> Analysis:
+        from engines.imageio import LoadedImage, load_image
+
+        loaded = image if isinstance(image, LoadedImage) else load_image(image)
+        model = self.load()
+        start = time.perf_counter()
+        with self._lock:
+            raw = self._run(model, loaded.rgb)
+        seconds = time.perf_counter() - start
+        heatmap = np.clip(np.asarray(raw.heatmap, dtype=np.float32), 0.0, 1.0)
+        expected = (loaded.height, loaded.width)
+        if heatmap.shape != expected:
+            raise RuntimeError(f"{self.name} returned a {heatmap.shape} map for a {expected} image")
+        mask = heatmap >= self.threshold if raw.mask is None else raw.mask
+        return Analysis(
+            heatmap=heatmap,
+            mask=mask,
+            score=float(np.clip(raw.score, 0.0, 1.0)),
+            maps=raw.maps,
+            label=raw.label,
+            text=raw.text,
+            evidence=raw.evidence,
+            provenance=Provenance(
+                engine=self.name,
+                profile=self.profile,
+                device=str(self.device),
+                weights=dict(self._weights_sha256),
+                parameters={"threshold": self.threshold, **raw.parameters},
+                seconds=seconds,
+            ),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Status for the Models panel and `python -m engines engines`."""
+        return {
+            "engine": self.name,
+            "profile": self.profile,
+            "device": str(self.device),
+            "loaded": self.loaded,
+            "weights": dict(self._weights_sha256),
+            "custom_weights": str(self.weights_path) if self.weights_path else None,
+        }
