@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
     "evaluate": "engines.commands.evaluate",
     "weights": "engines.commands.weights",
+    "weights": "engines.commands.weights",
 }
 
 

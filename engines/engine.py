@@ -29,7 +29,7 @@ class RawOutput:
     heatmap: np.ndarray
     score: float
     mask: np.ndarray | None = None
-    """None means `heatmap >= engine.threshold`."""
+    """None means `heatmap > engine.threshold` (the metrics' convention)."""
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     label: str | None = None
     text: str | None = None
@@ -102,7 +102,7 @@ class Engine(ABC):
         expected = (loaded.height, loaded.width)
         if heatmap.shape != expected:
             raise RuntimeError(f"{self.name} returned a {heatmap.shape} map for a {expected} image")
-        mask = heatmap >= self.threshold if raw.mask is None else raw.mask
+        mask = heatmap > self.threshold if raw.mask is None else raw.mask
         return Analysis(
             heatmap=heatmap,
             mask=mask,

@@ -16,7 +16,7 @@ import numpy as np
 from engines.datasets import ForgeryDataset
 from engines.engine import Engine
 from engines.errors import WorkbenchError
-from engines.metrics import ImageMetrics, PixelMetrics, pixel_scores
+from engines.metrics import ImageMetrics, PixelMetrics
 from engines.perturb import Chain
 from engines.render import resize_map
 from engines.settings import PROJECT_ROOT
@@ -93,11 +93,10 @@ def evaluate(
         heatmap = analysis.heatmap
         if gt is not None:
             heatmap = resize_map(heatmap, *gt.shape)
-        pixel.add(heatmap, gt, sample.tampered)
+        scores = pixel.add(heatmap, gt, sample.tampered)
         image.add(analysis.score, sample.tampered)
         record.score = analysis.score
-        if gt is not None and sample.tampered:
-            scores = pixel_scores(heatmap, gt)
+        if scores is not None and sample.tampered:
             record.f1, record.iou = scores["f1"], scores["iou"]
     analysed = sum(r.error is None for r in records)
     metrics: dict[str, Any] = {

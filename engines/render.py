@@ -24,18 +24,10 @@ def overlay(
     heatmap: np.ndarray,
     opacity: float = 0.5,
     cmap: str = "inferno",
-    threshold: float | None = None,
 ) -> np.ndarray:
-    """Blend the colour-mapped heatmap over the image.
-
-    With a threshold, only pixels at or above it are tinted, so the analyst sees the decision
-    region over an untouched image.
-    """
+    """Blend the colour-mapped heatmap over the image at a uniform opacity."""
     colored = colorize(heatmap, cmap).astype(np.float32)
-    alpha = np.full(heatmap.shape, float(opacity), dtype=np.float32)
-    if threshold is not None:
-        alpha *= heatmap >= threshold
-    alpha = alpha[..., None]
+    alpha = float(opacity)
     return (rgb.astype(np.float32) * (1.0 - alpha) + colored * alpha + 0.5).astype(np.uint8)
 
 

@@ -73,6 +73,10 @@ class Analysis:
                 raise ValueError(f"map {name!r} has shape {extra.shape}, expected {self.heatmap.shape}")
             self.maps[name] = extra
 
+    def mask_at(self, threshold: float) -> np.ndarray:
+        """The decision at another threshold; strictly above, as the metrics count it."""
+        return self.heatmap > threshold
+
     @property
     def size(self) -> tuple[int, int]:
         """(height, width) of the analysed image."""

@@ -14,11 +14,11 @@ def overlay_view(rgb: np.ndarray, analysis: Analysis, opacity: float, cmap: str)
 
 def mask_view(rgb: np.ndarray, analysis: Analysis, threshold: float) -> np.ndarray:
     """The binary decision at the analyst's threshold, outlined over the image."""
-    return mask_outline(rgb, analysis.heatmap >= threshold)
+    return mask_outline(rgb, analysis.mask_at(threshold))
 
 
 def binary_mask_view(analysis: Analysis, threshold: float) -> np.ndarray:
-    return mask_image(analysis.heatmap >= threshold)
+    return mask_image(analysis.mask_at(threshold))
 
 
 def evidence_gallery(analysis: Analysis, cmap: str) -> list[tuple[np.ndarray, str]]:
@@ -27,7 +27,7 @@ def evidence_gallery(analysis: Analysis, cmap: str) -> list[tuple[np.ndarray, st
 
 
 def score_text(analysis: Analysis, threshold: float) -> str:
-    fraction = float((analysis.heatmap >= threshold).mean())
+    fraction = float((analysis.mask_at(threshold)).mean())
     verdict = "likely manipulated" if analysis.score >= 0.5 else "no strong evidence of manipulation"
     return (
         f"### Manipulation score: {analysis.score:.3f} — {verdict}\n"

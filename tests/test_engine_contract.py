@@ -1,0 +1,105 @@
+"""The engine contract: result checks, registries, lazy thread-safe loading, provenance."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engines.catalog import engine_class, get_engine
+from engines.engine import Engine, RawOutput
+from engines.errors import UnknownNameError, WorkbenchError
+from engines.registry import Registry
+from engines.result import Analysis, Provenance
+
+
+class CountingEngine(Engine):
+    """A plumbing double: the heatmap is the image's normalised red channel."""
+
+    name = "counting"
+    title = "Counting"
+    profiles = {"compact": {"gain": 1.0}, "full": {"gain": 0.5}}
+    builds = 0
+
+    def _build(self):
+        time.sleep(0.05)
+        type(self).builds += 1
+        self._weights_sha256 = {"fake": "0" * 64}
+        return self.config["gain"]
+
+    def _run(self, model, rgb):
+        heat = rgb[..., 0].astype(np.float32) / 255.0 * model
+        return RawOutput(heatmap=heat, score=float(heat.max()), maps={"red": heat},
+                         parameters={"gain": model})
+
+
+def _provenance() -> Provenance:
+    return Provenance(engine="x", profile="compact", device="cpu")
+
+
+def test_analysis_rejects_bad_maps():
+    heat = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match="mask shape"):
+        Analysis(heatmap=heat, mask=np.zeros((5, 4), bool), score=0.1, provenance=_provenance())
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        Analysis(heatmap=heat + 2, mask=heat > 0, score=0.1, provenance=_provenance())
+    with pytest.raises(ValueError, match="score"):
+        Analysis(heatmap=heat, mask=heat > 0, score=1.5, provenance=_provenance())
+    with pytest.raises(ValueError, match="map 'x'"):
+        Analysis(heatmap=heat, mask=heat > 0, score=0.1, provenance=_provenance(),
+                 maps={"x": np.zeros((2, 2))})
+
+
+def test_mask_at_is_strictly_above_threshold():
+    heat = np.array([[0.4, 0.5, 0.6]], np.float32)
+    analysis = Analysis(heatmap=heat, mask=heat > 0.5, score=0.6, provenance=_provenance())
+    assert analysis.mask_at(0.5).tolist() == [[False, False, True]]
+
+
+def test_registry_suggests_close_names():
+    registry: Registry[int] = Registry("widget")
+    registry.register("detective_sam")(1)
+    with pytest.raises(UnknownNameError, match="Did you mean 'detective_sam'"):
+        registry.get("detectiv_sam")
+
+
+def test_unknown_engine_and_profile_messages():
+    with pytest.raises(UnknownNameError, match="Did you mean 'classic'"):
+        engine_class("clasic")
+    with pytest.raises(WorkbenchError, match="no profile 'fulll'.*Did you mean 'full'"):
+        CountingEngine(profile="fulll")
+
+
+def test_lazy_load_happens_once_across_threads():
+    CountingEngine.builds = 0
+    engine = CountingEngine()
+    assert not engine.loaded
+    threads = [threading.Thread(target=engine.load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert CountingEngine.builds == 1 and engine.loaded
+    engine.unload()
+    assert not engine.loaded
+
+
+def test_analyze_fills_provenance_and_default_mask():
+    engine = CountingEngine(profile="full", device="cpu")
+    rgb = np.zeros((6, 7, 3), np.uint8)
+    rgb[2:4, 3:6, 0] = 255
+    analysis = engine.analyze(rgb)
+    assert analysis.size == (6, 7)
+    assert analysis.provenance.engine == "counting" and analysis.provenance.profile == "full"
+    assert analysis.provenance.weights == {"fake": "0" * 64}
+    assert analysis.provenance.parameters == {"threshold": 0.5, "gain": 0.5}
+    assert analysis.score == pytest.approx(0.5)
+    assert not analysis.mask.any()
+    assert set(analysis.maps) == {"red"}
+
+
+def test_get_engine_returns_one_shared_instance():
+    assert get_engine("classic") is get_engine("classic")
+    assert get_engine("classic") is not get_engine("classic", device="cpu")
