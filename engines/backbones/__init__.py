@@ -1,0 +1,1 @@
+"""Pretrained backbones shared by several engines (image encoders and their SAM-style heads)."""
