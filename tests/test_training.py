@@ -1,0 +1,105 @@
+"""The shared training loop and its checkpoints: learning, atomic saves, resume, stop."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from engines.checkpoints import load_trainable, save_weights, trainable_state
+from engines.errors import WeightsError
+from engines.losses import bce_dice_loss, dice_loss, focal_loss, sam2_loss
+from engines.training import TrainSettings, fit
+
+
+class LineTrainer:
+    """Fits y = 3x − 1 with a frozen extra layer, to check only trainable parts are saved."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        self.model = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1))
+        self.model[1].requires_grad_(False)
+        self.model[1].weight.data.fill_(1.0)
+        self.model[1].bias.data.zero_()
+        self.x = torch.linspace(-1, 1, 64)[:, None]
+        self.y = 3 * self.x - 1
+
+    def trainable_module(self):
+        return self.model
+
+    def batches(self, epoch, generator):
+        order = torch.randperm(64, generator=generator)
+        return [order[i:i + 16] for i in range(0, 64, 16)]
+
+    def loss(self, batch):
+        loss = torch.nn.functional.mse_loss(self.model(self.x[batch]), self.y[batch])
+        return loss, {"mse": loss.item()}
+
+
+def test_fit_learns_and_saves_only_trainable(tmp_path):
+    trainer = LineTrainer()
+    state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=60, lr=0.1, weight_decay=0.0))
+    assert state["epoch"] == 60 and state["history"][-1]["loss"] < 1e-3
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["epoch"] == 60
+    assert set(trainable_state(trainer.model)) == {"0.weight", "0.bias"}
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_resume_continues_from_last_epoch(tmp_path):
+    first = LineTrainer()
+    fit(first, TrainSettings(out_dir=tmp_path, epochs=3, lr=0.05))
+    second = LineTrainer()
+    steps = []
+    state = fit(second, TrainSettings(out_dir=tmp_path, epochs=5, lr=0.05),
+                progress=lambda p: steps.append(p.epoch))
+    assert sorted(set(steps)) == [3, 4] and state["epoch"] == 5
+    assert [h["epoch"] for h in state["history"]] == [1, 2, 3, 4, 5]
+
+
+def test_stop_request_saves_progress(tmp_path):
+    trainer = LineTrainer()
+    before = trainer.model[0].weight.detach().clone()
+    state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=5, lr=0.1), should_stop=lambda: True)
+    assert state["stopped"] and state["epoch"] == 0 and state["step"] == 1
+    restored = LineTrainer()
+    load_trainable(restored.model, tmp_path / "trainable.safetensors")
+    assert not torch.equal(restored.model[0].weight, before)
+    assert torch.equal(restored.model[0].weight, trainer.model[0].weight)
+
+
+def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "w.safetensors"
+    save_weights({"a": torch.ones(2)}, path)
+
+    def broken(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("engines.checkpoints.save_file", broken)
+    with pytest.raises(OSError):
+        save_weights({"a": torch.zeros(2)}, path)
+    from safetensors.torch import load_file
+
+    assert torch.equal(load_file(str(path))["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+def test_load_trainable_rejects_foreign_weights(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_weights({"foreign.weight": torch.ones(1)}, path)
+    with pytest.raises(WeightsError, match="does not fit this model"):
+        load_trainable(LineTrainer().model, path)
+
+
+def test_losses_on_perfect_and_wrong_predictions():
+    target = torch.zeros(2, 1, 8, 8)
+    target[:, :, 2:6, 2:6] = 1
+    perfect = (target * 2 - 1) * 20
+    assert dice_loss(perfect, target) < 1e-3
+    assert dice_loss(-perfect, target) > 0.9
+    assert focal_loss(perfect, target) < focal_loss(-perfect, target)
+    total, logs = sam2_loss(perfect, target, iou_pred=torch.ones(2))
+    assert total < 1e-3 and set(logs) == {"dice", "focal", "iou"}
+    assert bce_dice_loss(-perfect, target)[0] > bce_dice_loss(perfect, target)[0] + 1
