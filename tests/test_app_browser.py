@@ -55,6 +55,7 @@ def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(app_url)
     page.locator("#classic-upload input[type=file]").set_input_files(str(image_path))
+    page.locator("#classic-preview img").wait_for(timeout=30_000)
     page.locator("#classic-analyse").click()
     score = page.locator("#classic-score")
     score.get_by_text("Manipulation score").wait_for(timeout=60_000)

@@ -18,31 +18,37 @@ from ui import views
 @dataclass
 class InspectState:
     image: LoadedImage
-    analysis: Analysis | None = None
+    analysis: Analysis
 
 
-def load_upload(path: str | None) -> tuple[InspectState | None, np.ndarray | None, dict | None]:
+def _load(path: str) -> LoadedImage:
+    try:
+        return load_image(path)
+    except WorkbenchError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def show_upload(path: str | None) -> tuple[np.ndarray | None, dict | None]:
     if not path:
-        return None, None, None
-    try:
-        image = load_image(path)
-    except WorkbenchError as exc:
-        raise gr.Error(str(exc)) from None
-    return InspectState(image=image), image.rgb, image.facts()
+        return None, None
+    image = _load(path)
+    return image.rgb, image.facts()
 
 
-def run_engine(engine_name: str, state: InspectState | None, profile: str) -> InspectState:
-    if state is None:
+def run_engine(engine_name: str, path: str | None, profile: str) -> InspectState:
+    """Analyse the uploaded file itself (its original bytes, not the preview's re-encoding)."""
+    if not path:
         raise gr.Error("Upload an image first.")
+    image = _load(path)
     try:
-        analysis = get_engine(engine_name, profile).analyze(state.image)
+        analysis = get_engine(engine_name, profile).analyze(image)
     except WorkbenchError as exc:
         raise gr.Error(str(exc)) from None
-    return InspectState(image=state.image, analysis=analysis)
+    return InspectState(image=image, analysis=analysis)
 
 
 def render(state: InspectState | None, opacity: float, cmap: str, threshold: float):
-    if state is None or state.analysis is None:
+    if state is None:
         return None, None, None, [], "", None
     rgb, analysis = state.image.rgb, state.analysis
     return (
@@ -62,7 +68,8 @@ def build_inspect_panel(engine_name: str) -> None:
         with gr.Column(scale=1):
             upload = gr.File(label="Image (original bytes are analysed)", file_types=["image"],
                              elem_id=f"{engine_name}-upload")
-            preview = gr.Image(label="Image", interactive=False, format="png")
+            preview = gr.Image(label="Image", interactive=False, format="png",
+                               elem_id=f"{engine_name}-preview")
             facts = gr.JSON(label="File facts")
             profile = gr.Dropdown(list(cls.profiles), value=cls.default_profile, label="Profile")
             analyse = gr.Button("Analyse", variant="primary", elem_id=f"{engine_name}-analyse")
@@ -84,8 +91,8 @@ def build_inspect_panel(engine_name: str) -> None:
 
     outputs = [overlay_image, outline_image, mask_image, maps, score, provenance]
     controls = [state, opacity, cmap, threshold]
-    upload.change(load_upload, upload, [state, preview, facts])
-    analyse.click(lambda s, p: run_engine(engine_name, s, p), [state, profile], state).then(
+    upload.change(show_upload, upload, [preview, facts])
+    analyse.click(lambda path, p: run_engine(engine_name, path, p), [upload, profile], state).then(
         render, controls, outputs
     )
     for control in (opacity, cmap, threshold):

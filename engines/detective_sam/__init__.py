@@ -1,0 +1,1 @@
+"""Detective SAM: perturbation-shift prompts for a frozen SAM (ICLR 2026)."""

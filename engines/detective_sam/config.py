@@ -1,0 +1,172 @@
+"""Detective SAM configurations as data: the `full` (paper) and `compact` (CPU) profiles.
+
+Both profiles run the same classes. A config fixes the frozen backbone, the input size, the three
+feature scales the adapters see, the perturbation streams and the mask adapter's geometry.
+
+Scale order (shared by the feature adapter, the mask adapter and the `*_sI` feature names):
+  s0 — the image-embedding scale: it becomes the decoder's image embedding, so it has the
+       decoder's width (256);
+  s1 — the finest scale: its original-stream features also feed the mask adapter's refine head;
+  s2 — a middle scale.
+
+full (SAM2.1 Hiera-B+ at 512 px, as in the released checkpoints): s0 = backbone_fpn level 2 +
+`no_mem_embed` (256 ch, 32²); s1 = level 0 through the decoder's `conv_s0` (32 ch, 128²);
+s2 = level 1 through `conv_s1` (64 ch, 64²). The mask adapter builds a 128² prompt with an 8×8
+coarse grid (16×16 depthwise conv).
+
+compact (LiteMedSAM at 256 px): s0 = the TinyViT neck output `embed` (256 ch, 64²); s1 = `stage1`
+(128 ch, 128²); s2 = `stage2` (160 ch, 64²). `stage0` (64 ch, 256²) is left out: it would double
+the per-image size of cached features (the reason the frozen encoder's outputs can be cached at
+all) and the mask adapter works at 128² anyway. The mask adapter's base resolution is 128² with an
+8×8 coarse grid, as in full; its prompt is then resized bilinearly to the prompt encoder's mask
+input (256², 4× the 64² embedding). Its stream-attention convs use a reduction of 8 instead of 4 to
+keep the trainable part under 1.5M parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
+
+from engines.backbones.lite_medsam import LiteMedSAMConfig
+from engines.errors import UnknownNameError, WorkbenchError
+from engines.registry import did_you_mean
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PERTURBED_STREAMS = ("blur", "noise")
+STREAMS = ("original", *PERTURBED_STREAMS)
+FUSED_STREAMS = ("adapted", *STREAMS)
+"""What the mask adapter weighs per pixel and per scale, in this order."""
+
+
+@dataclass(frozen=True)
+class PerturbationConfig:
+    """The two perturbed streams, both made from the original image in [0, 1].
+
+    The blur stream is a Gaussian blur (zero padding); the noise stream is the original plus
+    Gaussian noise, clamped to [0, 1] (it is not blurred: the authors' code perturbs the original
+    once per stream). The streams enter the adapters in the order blur, then noise.
+    """
+
+    blur_sigma: float = 1.5
+    blur_kernel: int = 5
+    noise_std: float = 0.15
+
+    @classmethod
+    def from_intensity(cls, intensity: float) -> PerturbationConfig:
+        """The authors' mapping from `perturbation_intensity` i: σ = 2·i, std = 0.2·i.
+
+        Both releases use i = 0.75: σ = 1.5, std = 0.15.
+        """
+        return cls(blur_sigma=2.0 * intensity, noise_std=0.2 * intensity)
+
+
+@dataclass(frozen=True)
+class DetectiveSAMConfig:
+    profile: str
+    backbone: Literal["sam2", "lite_medsam"]
+    input_size: int
+    """Side of the square model input (images are resized to it, aspect not kept)."""
+    scale_channels: tuple[int, int, int]
+    """Channels of s0, s1, s2 (see the module docstring)."""
+    pixel_mean: tuple[float, float, float]
+    pixel_std: tuple[float, float, float]
+    """Normalisation applied to the [0, 1] streams before the encoder."""
+    perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
+    hidden_dim: int = 64
+    """Width of the feature adapter and the mask adapter (`prompt_dim` in the authors' files)."""
+    dropout: float = 0.1
+    prompt_base_resolution: int = 128
+    """Side of the mask adapter's fusion grid and output prompt."""
+    coarse_downscale: int = 16
+    """Kernel and stride of the coarse path's depthwise conv (base resolution / this = grid)."""
+    fusion_attention_reduction: int = 4
+    """Stream-attention convs have (4 streams × channels) / this hidden channels."""
+    attention_dim: int = 16
+    attention_heads: int = 4
+    attention_layers: int = 2
+    sam2_config_file: str = "configs/sam2.1/sam2.1_hiera_b+.yaml"
+    """Hydra config of the sam2 package (backbone "sam2" only)."""
+    lite_medsam: LiteMedSAMConfig = field(default_factory=LiteMedSAMConfig)
+    """Encoder/decoder sizes (backbone "lite_medsam" only)."""
+    tiny_vit_scales: tuple[str, str, str] = ("embed", "stage1", "stage2")
+    """`TinyViT.forward_features` entries used as s0, s1, s2 (backbone "lite_medsam" only)."""
+
+    def __post_init__(self) -> None:
+        if self.prompt_base_resolution % self.coarse_downscale:
+            raise WorkbenchError(
+                f"prompt_base_resolution {self.prompt_base_resolution} is not a multiple of "
+                f"coarse_downscale {self.coarse_downscale}."
+            )
+        groups = len(FUSED_STREAMS)
+        for channels in self.scale_channels:
+            hidden = max(groups * channels // self.fusion_attention_reduction, 8)
+            if hidden % groups:
+                raise WorkbenchError(
+                    f"fusion_attention_reduction {self.fusion_attention_reduction} gives "
+                    f"{hidden} attention channels for a {channels}-channel scale; they must be "
+                    f"divisible by the {groups} fused streams."
+                )
+
+    @property
+    def coarse_grid(self) -> int:
+        return self.prompt_base_resolution // self.coarse_downscale
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> DetectiveSAMConfig:
+        return _dataclass_from_dict(cls, json.loads(text))
+
+
+def _dataclass_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) frozen dataclass from `asdict` output: JSON lists become tuples."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in fields(cls):
+        if item.name not in data:
+            continue
+        value, hint = data[item.name], hints[item.name]
+        if is_dataclass(hint) and isinstance(value, dict):
+            value = _dataclass_from_dict(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[item.name] = value
+    return cls(**values)
+
+
+FULL = DetectiveSAMConfig(
+    profile="full",
+    backbone="sam2",
+    input_size=512,
+    scale_channels=(256, 32, 64),
+    pixel_mean=IMAGENET_MEAN,
+    pixel_std=IMAGENET_STD,
+)
+
+COMPACT = DetectiveSAMConfig(
+    profile="compact",
+    backbone="lite_medsam",
+    input_size=256,
+    scale_channels=(256, 128, 160),
+    # LiteMedSAM was trained on images min-max scaled to [0, 1]: the streams are fed as they are.
+    pixel_mean=(0.0, 0.0, 0.0),
+    pixel_std=(1.0, 1.0, 1.0),
+    fusion_attention_reduction=8,
+)
+
+PROFILES: dict[str, DetectiveSAMConfig] = {"full": FULL, "compact": COMPACT}
+
+
+def get_config(profile: str) -> DetectiveSAMConfig:
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise UnknownNameError(
+            f"Unknown Detective SAM profile {profile!r}.{did_you_mean(profile, list(PROFILES))}"
+        ) from None
+
