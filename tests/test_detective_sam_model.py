@@ -151,7 +151,7 @@ def test_compact_profile_builds_with_a_small_trainable_part():
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith(("adapters.", "mask_adapter.")) for n in trainable)
     assert _trainable(model) < 1_500_000
-    assert model.sam_prompt_encoder.mask_input_size == (256, 256)
+    assert model.sam_prompt_encoder.mask_input_size == (128, 128)  # 4× the 32² embedding
     assert model.config.coarse_grid == 8
 
 

@@ -14,13 +14,15 @@ full (SAM2.1 Hiera-B+ at 512 px, as in the released checkpoints): s0 = backbone_
 s2 = level 1 through `conv_s1` (64 ch, 64²). The mask adapter builds a 128² prompt with an 8×8
 coarse grid (16×16 depthwise conv).
 
-compact (LiteMedSAM at 256 px): s0 = the TinyViT neck output `embed` (256 ch, 64²); s1 = `stage1`
-(128 ch, 128²); s2 = `stage2` (160 ch, 64²). `stage0` (64 ch, 256²) is left out: it would double
-the per-image size of cached features (the reason the frozen encoder's outputs can be cached at
-all) and the mask adapter works at 128² anyway. The mask adapter's base resolution is 128² with an
-8×8 coarse grid, as in full; its prompt is then resized bilinearly to the prompt encoder's mask
-input (256², 4× the 64² embedding). Its stream-attention convs use a reduction of 8 instead of 4 to
-keep the trainable part under 1.5M parameters.
+compact (LiteMedSAM's TinyViT run at 128 px): s0 = the TinyViT neck output `embed` (256 ch, 32²);
+s1 = `stage1` (128 ch, 64²); s2 = `stage2` (160 ch, 32²). 128 px rather than LiteMedSAM's native
+256 px because of cost on a 2-core CPU, measured with the three streams: 256 px takes about 7 s an
+image, 128 px about 1 s (TinyViT's first stage runs at full input resolution). `stage0` is left
+out: it would double the per-image size of cached features (the reason the frozen encoder's
+outputs can be cached at all). The mask adapter's base resolution is 64² with an 8×8 coarse grid,
+as in full; its prompt is then resized bilinearly to the prompt encoder's mask input (4× the
+embedding). Its stream-attention convs use a reduction of 8 instead of 4 to keep the trainable
+part under 1.5M parameters.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 from engines.backbones.lite_medsam import LiteMedSAMConfig
+from engines.backbones.tiny_vit import TinyViTConfig
 from engines.errors import UnknownNameError, WorkbenchError
 from engines.registry import did_you_mean
 
@@ -151,12 +154,15 @@ FULL = DetectiveSAMConfig(
 COMPACT = DetectiveSAMConfig(
     profile="compact",
     backbone="lite_medsam",
-    input_size=256,
+    input_size=128,
     scale_channels=(256, 128, 160),
     # LiteMedSAM was trained on images min-max scaled to [0, 1]: the streams are fed as they are.
     pixel_mean=(0.0, 0.0, 0.0),
     pixel_std=(1.0, 1.0, 1.0),
+    prompt_base_resolution=64,
+    coarse_downscale=8,
     fusion_attention_reduction=8,
+    lite_medsam=LiteMedSAMConfig(encoder=TinyViTConfig(image_size=128)),
 )
 
 PROFILES: dict[str, DetectiveSAMConfig] = {"full": FULL, "compact": COMPACT}
