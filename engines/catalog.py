@@ -16,6 +16,7 @@ from engines.registry import did_you_mean
 
 ENGINE_MODULES: dict[str, str] = {
     "classic": "engines.classic.engine",
+    "detective_sam": "engines.detective_sam.engine",
 }
 
 _instances: dict[tuple, Engine] = {}

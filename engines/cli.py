@@ -15,7 +15,9 @@ from engines.errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
     "evaluate": "engines.commands.evaluate",
+    "train": "engines.commands.train",
     "weights": "engines.commands.weights",
+    "train": "engines.commands.train",
     "weights": "engines.commands.weights",
 }
 

@@ -121,6 +121,20 @@ class Engine(ABC):
             ),
         )
 
+    @classmethod
+    def make_trainer(cls, profile: str, dataset: Any, init_weights: Path | None, batch_size: int,
+                     seed: int, progress: Any = None) -> Any:
+        """An `engines.training.Trainer` for this engine's trainable parts on `dataset`.
+
+        `progress(done, total)` reports preparation (e.g. feature caching) before training starts.
+        """
+        raise WorkbenchError(f"{cls.title} is training-free: there is nothing to train.")
+
+    @classmethod
+    def shipped_weights(cls, profile: str) -> Path | None:
+        """The project's own trained weights for a profile (in assets/), if the engine has any."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Status for the Models panel and `python -m engines engines`."""
         return {

@@ -1,7 +1,8 @@
 """One training loop for every engine: epochs, progress, stop requests, atomic checkpoints, resume.
 
 An engine supplies a `Trainer`: the module whose trainable parameters are optimised, the batches
-of an epoch, and the loss of a batch. The loop owns the optimiser, the checkpoints and the log.
+of an epoch, the loss of a batch, a validation pass (run after every epoch, logged) and an export
+of the shippable weights. The loop owns the optimiser, the checkpoints and the log.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Trainer(Protocol):
     def batches(self, epoch: int, generator: torch.Generator) -> Iterable[Any]: ...
 
     def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def validate(self) -> dict[str, float]: ...
+
+    def export(self, path: Path) -> None: ...
 
 
 def fit(
@@ -92,7 +97,7 @@ def fit(
             break
         state["epoch"] = epoch + 1
         state["history"].append({"epoch": epoch + 1, "loss": total / max(count, 1),
-                                 "minutes": (time.monotonic() - started) / 60})
+                                 **trainer.validate(), "minutes": (time.monotonic() - started) / 60})
         save_checkpoint(settings.out_dir, module, optimizer, state)
         if settings.max_minutes is not None and time.monotonic() - started > settings.max_minutes * 60:
             break

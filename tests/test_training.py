@@ -36,11 +36,19 @@ class LineTrainer:
         loss = torch.nn.functional.mse_loss(self.model(self.x[batch]), self.y[batch])
         return loss, {"mse": loss.item()}
 
+    def validate(self):
+        with torch.no_grad():
+            return {"val_mse": torch.nn.functional.mse_loss(self.model(self.x), self.y).item()}
+
+    def export(self, path):
+        save_weights(trainable_state(self.model), path)
+
 
 def test_fit_learns_and_saves_only_trainable(tmp_path):
     trainer = LineTrainer()
     state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=60, lr=0.1, weight_decay=0.0))
     assert state["epoch"] == 60 and state["history"][-1]["loss"] < 1e-3
+    assert state["history"][-1]["val_mse"] < 1e-3
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["epoch"] == 60
     assert set(trainable_state(trainer.model)) == {"0.weight", "0.bias"}

@@ -1,0 +1,93 @@
+"""Detective SAM as a workbench engine: image in, mask + perturbation-shift evidence out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engines.engine import Engine, RawOutput
+from engines.errors import WeightsError
+from engines.detective_sam.build import build_detective_sam
+from engines.detective_sam.config import PROFILES, DetectiveSAMConfig
+from engines.detective_sam.model import DetectiveSAM
+from engines.settings import get_settings
+from engines.store import file_sha256, get_store
+from engines.tensors import to_original_size, to_square_input, top_fraction_mean
+
+NOISE_SEED = 0
+"""The noise stream is drawn from a fixed seed so the same image always gives the same result."""
+
+
+class DetectiveSAMEngine(Engine):
+    name = "detective_sam"
+    title = "Detective SAM"
+    profiles = PROFILES
+    default_profile = "compact"
+    threshold = 0.5
+    reading_guide = (
+        "Detective SAM runs a frozen SAM encoder on the image and on a blurred and a noisy copy; "
+        "edited regions react differently to these perturbations. The heatmap is the model's "
+        "probability that a pixel was edited (mask above 0.5). The shift maps show how far each "
+        "perturbation moved the encoder's features, per scale: they are the raw signal, "
+        "normalised within each map, so compare places inside a map, not maps with each other. "
+        "The image is resized to a square before analysis: thin structures and small edits can "
+        "be missed, and heavy re-compression or blur of the whole image weakens the evidence. "
+        "The score is the mean of the top 1% of pixel probabilities."
+    )
+
+    @classmethod
+    def shipped_weights(cls, profile: str) -> Path:
+        return get_settings().assets_dir / "detective_sam" / f"{profile}.safetensors"
+
+    @classmethod
+    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
+        from engines.detective_sam.train import make_trainer
+
+        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
+
+    def _build(self) -> DetectiveSAM:
+        config: DetectiveSAMConfig = self.config
+        store = get_store()
+        if config.backbone == "lite_medsam":
+            weights = self.weights_path or self.shipped_weights(self.profile)
+            if not weights.is_file():
+                raise WeightsError(
+                    f"No trained Detective SAM adapters at {weights}. Train them with "
+                    "`python -m engines train --engine detective_sam --data DIR --out DIR` "
+                    "or pass --weights."
+                )
+            backbone = store.path("lite_medsam")
+            self._weights_sha256 = {"lite_medsam": file_sha256(backbone), weights.name: file_sha256(weights)}
+            model = build_detective_sam(config, checkpoint=weights, backbone_checkpoint=backbone)
+        else:
+            weights = self.weights_path or store.path("detective_sam")
+            self._weights_sha256 = {weights.name: file_sha256(weights)}
+            model = build_detective_sam(config, checkpoint=weights)
+        return model.to(self.device).eval()
+
+    def _run(self, model: DetectiveSAM, rgb: np.ndarray) -> RawOutput:
+        height, width = rgb.shape[:2]
+        images = to_square_input(rgb, model.config.input_size).to(self.device)
+        generator = torch.Generator(device=self.device).manual_seed(NOISE_SEED)
+        with torch.inference_mode():
+            features = model.encode_streams(images, generator)
+            probabilities = torch.sigmoid(model.forward_from_features(features))[0, 0]
+            shifts = model.shift_maps(features)
+        perturbation = model.config.perturbation
+        return RawOutput(
+            heatmap=to_original_size(probabilities, height, width),
+            score=top_fraction_mean(probabilities),
+            maps={name: to_original_size(values[0], height, width) for name, values in shifts.items()},
+            parameters={
+                "input_size": model.config.input_size,
+                "blur_sigma": perturbation.blur_sigma,
+                "blur_kernel": perturbation.blur_kernel,
+                "noise_std": perturbation.noise_std,
+                "noise_seed": NOISE_SEED,
+            },
+        )
+
+
+ENGINE = DetectiveSAMEngine
