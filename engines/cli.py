@@ -15,6 +15,7 @@ from engines.errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
     "evaluate": "engines.commands.evaluate",
+    "forge": "engines.commands.forge",
     "train": "engines.commands.train",
     "weights": "engines.commands.weights",
     "train": "engines.commands.train",
