@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
     "evaluate": "engines.commands.evaluate",
     "forge": "engines.commands.forge",
+    "import-detective-sam": "engines.commands.import_detective_sam",
     "train": "engines.commands.train",
     "weights": "engines.commands.weights",
     "train": "engines.commands.train",

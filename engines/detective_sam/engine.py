@@ -9,7 +9,7 @@ import torch
 
 from engines.engine import Engine, RawOutput
 from engines.errors import WeightsError
-from engines.detective_sam.build import build_detective_sam
+from engines.detective_sam.build import build_detective_sam, saved_config
 from engines.detective_sam.config import PROFILES, DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
 from engines.settings import get_settings
@@ -48,6 +48,8 @@ class DetectiveSAMEngine(Engine):
         return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
 
     def _build(self) -> DetectiveSAM:
+        """Weights files that carry their configuration (our exports, imported releases) are
+        built with it, so e.g. a release's perturbation settings are honoured."""
         config: DetectiveSAMConfig = self.config
         store = get_store()
         if config.backbone == "lite_medsam":
@@ -60,11 +62,12 @@ class DetectiveSAMEngine(Engine):
                 )
             backbone = store.path("lite_medsam")
             self._weights_sha256 = {"lite_medsam": file_sha256(backbone), weights.name: file_sha256(weights)}
-            model = build_detective_sam(config, checkpoint=weights, backbone_checkpoint=backbone)
+            model = build_detective_sam(saved_config(weights) or config, checkpoint=weights,
+                                        backbone_checkpoint=backbone)
         else:
             weights = self.weights_path or store.path("detective_sam")
             self._weights_sha256 = {weights.name: file_sha256(weights)}
-            model = build_detective_sam(config, checkpoint=weights)
+            model = build_detective_sam(saved_config(weights) or config, checkpoint=weights)
         return model.to(self.device).eval()
 
     def _run(self, model: DetectiveSAM, rgb: np.ndarray) -> RawOutput:
