@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engines.cached_training import MASKS, CachedSegmentationTrainer, load_square_sample
 from engines.checkpoints import save_weights
 from engines.datasets import ForgeryDataset
 from engines.detective_sam.build import CONFIG_METADATA_KEY, build_detective_sam
@@ -21,12 +22,8 @@ from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
 from engines.losses import sam2_loss
-from engines.metrics import pixel_scores
 from engines.settings import get_settings
 from engines.store import get_store
-from engines.tensors import mask_to_square, to_square_input
-
-MASKS = "target_mask"
 
 
 def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
@@ -38,12 +35,7 @@ def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
     size = config.input_size
 
     def encode(indices: list[int]) -> dict[str, np.ndarray]:
-        images, masks = [], []
-        for index in indices:
-            image, mask = dataset.load(index)
-            images.append(to_square_input(image.rgb, size))
-            square = mask_to_square(mask, size) if mask is not None else np.zeros((size, size), bool)
-            masks.append(square[None])
+        images, masks = zip(*(load_square_sample(dataset, index, size) for index in indices), strict=True)
         generator = torch.Generator().manual_seed(seed * 1_000_003 + indices[0])
         with torch.inference_mode():
             features = model.encode_streams(torch.cat(images), generator)
@@ -55,48 +47,14 @@ def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
                               meta={"dataset": str(dataset.root), "config": config.to_json()})
 
 
-class DetectiveSAMTrainer:
-    """Implements `engines.training.Trainer` on a feature cache, with a held-out split."""
+class DetectiveSAMTrainer(CachedSegmentationTrainer):
+    model: DetectiveSAM
 
-    def __init__(self, model: DetectiveSAM, cache: FeatureCache, batch_size: int = 8,
-                 validation_fraction: float = 0.1, seed: int = 0) -> None:
-        self.model = model
-        self.cache = cache
-        self.batch_size = batch_size
-        order = np.random.default_rng(seed).permutation(len(cache))
-        n_val = int(round(len(cache) * validation_fraction))
-        self.validation_indices = sorted(order[:n_val].tolist())
-        self.train_indices = np.asarray(sorted(order[n_val:].tolist()))
+    def logits(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model.forward_from_features(tensors)
 
-    def trainable_module(self) -> DetectiveSAM:
-        return self.model
-
-    def batches(self, epoch: int, generator: torch.Generator):
-        shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
-        return [shuffled[i:i + self.batch_size].tolist() for i in range(0, len(shuffled), self.batch_size)]
-
-    def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        tensors = self.cache.batch(batch)
-        target = tensors.pop(MASKS)
-        return sam2_loss(self.model.forward_from_features(tensors), target)
-
-    def validate(self) -> dict[str, float]:
-        """Mean pixel F1 / IoU at 0.5 over the held-out tampered samples."""
-        f1s, ious = [], []
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(self.validation_indices), self.batch_size):
-                tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
-                target = tensors.pop(MASKS).numpy() > 0.5
-                probabilities = torch.sigmoid(self.model.forward_from_features(tensors)).numpy()
-                for prob, gt in zip(probabilities[:, 0], target[:, 0], strict=True):
-                    if gt.any():
-                        scores = pixel_scores(prob, gt)
-                        f1s.append(scores["f1"])
-                        ious.append(scores["iou"])
-        self.model.train()
-        return {"val_f1": float(np.mean(f1s)) if f1s else float("nan"),
-                "val_iou": float(np.mean(ious)) if ious else float("nan")}
+    def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return sam2_loss(logits, target)
 
     def export(self, path: Path) -> None:
         """The trained adapters only, fp16, with the configuration in the file's metadata."""
