@@ -11,12 +11,11 @@ from pathlib import Path
 from engines.commands.common import add_engine_arguments
 
 HELP = "train an engine's trainable parts on a forgery dataset (resumes from --out when possible)"
-WEIGHTS_FILE = "weights.safetensors"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_arguments(parser)
-    parser.add_argument("--data", required=True, help="training dataset (e.g. made by `forge`)")
+    parser.add_argument("--data", type=Path, required=True, help="training dataset (e.g. made by `forge`)")
     parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log, weights")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -31,34 +30,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engines.catalog import engine_class
-    from engines.datasets import open_dataset
-    from engines.training import TrainSettings, fit
+    from engines.training_run import TrainRequest, run_training
 
-    cls = engine_class(args.engine)
-    profile = args.profile or cls.default_profile
-    init = cls.shipped_weights(profile) if args.init == "shipped" else (Path(args.init) if args.init else None)
-    dataset = open_dataset(args.data)
+    request = TrainRequest(
+        engine=args.engine, data=args.data, out_dir=args.out, profile=args.profile,
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+        init_from_shipped=args.init == "shipped",
+        init_weights=Path(args.init) if args.init not in (None, "shipped") else None,
+        resume=not args.no_resume, max_minutes=args.max_minutes,
+    )
+    seen_epochs: set[int] = set()
 
     def preparing(done: int, total: int) -> None:
         if done == total or done % 80 == 0:
             print(f"preparing {done}/{total}", file=sys.stderr, flush=True)
-
-    trainer = cls.make_trainer(profile, dataset, init, args.batch_size, args.seed, preparing)
-    settings = TrainSettings(out_dir=args.out, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                             resume=not args.no_resume, max_minutes=args.max_minutes)
-    seen_epochs = set()
 
     def report(progress) -> None:
         if progress.history and progress.history[-1]["epoch"] not in seen_epochs:
             seen_epochs.add(progress.history[-1]["epoch"])
             print(json.dumps(progress.history[-1]), file=sys.stderr, flush=True)
 
-    state = fit(trainer, settings, progress=report)
-    weights = args.out / WEIGHTS_FILE
-    trainer.export(weights)
+    outcome = run_training(request, preparing=preparing, progress=report)
     if args.export is not None:
         args.export.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(weights, args.export)
-    print(json.dumps({"weights": str(weights), "epochs": state["epoch"], "history": state["history"]}))
+        shutil.copyfile(outcome.weights, args.export)
+    print(json.dumps({"weights": str(outcome.weights), "epochs": outcome.epochs_done,
+                      "history": outcome.history}))
     return 0

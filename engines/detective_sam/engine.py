@@ -38,7 +38,10 @@ class DetectiveSAMEngine(Engine):
     )
 
     @classmethod
-    def shipped_weights(cls, profile: str) -> Path:
+    def shipped_weights(cls, profile: str) -> Path | None:
+        """The project trains and ships the compact adapters; full uses the released checkpoints."""
+        if cls.profiles[profile].backbone != "lite_medsam":
+            return None
         return get_settings().assets_dir / "detective_sam" / f"{profile}.safetensors"
 
     @classmethod
@@ -54,7 +57,7 @@ class DetectiveSAMEngine(Engine):
         store = get_store()
         if config.backbone == "lite_medsam":
             weights = self.weights_path or self.shipped_weights(self.profile)
-            if not weights.is_file():
+            if weights is None or not weights.is_file():
                 raise WeightsError(
                     f"No trained Detective SAM adapters at {weights}. Train them with "
                     "`python -m engines train --engine detective_sam --data DIR --out DIR` "
