@@ -18,41 +18,10 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, squared: bool = False,
     return (1.0 - (2.0 * intersection + eps) / (denominator + eps)).mean()
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
-    """Sigmoid focal loss (SAM/SAM2 form), mean over pixels."""
-    prob = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p_t = prob * target + (1 - prob) * (1 - target)
-    loss = ce * (1 - p_t) ** gamma
-    alpha_t = alpha * target + (1 - alpha) * (1 - target)
-    return (alpha_t * loss).mean()
-
-
-def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """IoU of the thresholded prediction per image (no gradient), B."""
-    pred = (logits > 0).flatten(1).float()
-    target = target.flatten(1)
-    intersection = (pred * target).sum(1)
-    union = pred.sum(1) + target.sum(1) - intersection
-    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
-
-
-def sam2_loss(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor | None = None,
-              weights: tuple[float, float, float] = (1.0, 20.0, 1.0)) -> tuple[torch.Tensor, dict[str, float]]:
-    """SAM2's composite loss: Dice + focal (weighted 20, as in SAM) + IoU-prediction MSE."""
-    dice = dice_loss(logits, target)
-    focal = focal_loss(logits, target)
-    total = weights[0] * dice + weights[1] * focal
-    logs = {"dice": dice.item(), "focal": focal.item()}
-    if iou_pred is not None:
-        iou_term = F.mse_loss(iou_pred.flatten(), mask_iou(logits.detach(), target))
-        total = total + weights[2] * iou_term
-        logs["iou"] = iou_term.item()
-    return total, logs
-
-
-def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """BCE + Dice with equal weights (CLUE, IFDL-VLM)."""
-    bce = F.binary_cross_entropy_with_logits(logits, target)
+def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor,
+                  pos_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """BCE + Dice with equal weights (CLUE, IFDL-VLM); `pos_weight` up-weights tampered pixels."""
+    weight = torch.tensor(pos_weight, device=logits.device) if pos_weight != 1.0 else None
+    bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
     dice = dice_loss(logits, target)
     return bce + dice, {"bce": bce.item(), "dice": dice.item()}

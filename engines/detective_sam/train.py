@@ -3,7 +3,13 @@
 The encoder never changes during training, so its features for the three streams are computed
 once per (dataset, configuration) and cached (`engines.feature_cache`); each epoch then runs only
 the adapters, the mask adapter and the frozen decoder. The noise stream's noise is drawn once per
-sample when the cache is built (seeded), so it is fixed across epochs. Loss: SAM2's Dice + focal.
+sample when the cache is built (seeded), so it is fixed across epochs.
+
+Loss: BCE with tampered pixels weighted 4 + Dice, not the paper's SAM2 composite (Dice + focal +
+IoU). Measured on our forge data (640 samples, median mask 4.6 % of the image): with the focal
+term (α = 0.25 down-weights the rare tampered pixels) the adapters collapsed to empty masks
+(held-out F1 0.00 after 3 epochs at lr 1e-3), while BCE(pos_weight 4) + Dice reached 0.12 after
+2 epochs at lr 3e-3.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from engines.detective_sam.build import CONFIG_METADATA_KEY, build_detective_sam
 from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
-from engines.losses import sam2_loss
+from engines.losses import bce_dice_loss
 from engines.settings import get_settings
 from engines.store import get_store
 
@@ -47,6 +53,9 @@ def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
                               meta={"dataset": str(dataset.root), "config": config.to_json()})
 
 
+TAMPERED_PIXEL_WEIGHT = 4.0
+
+
 class DetectiveSAMTrainer(CachedSegmentationTrainer):
     model: DetectiveSAM
 
@@ -54,7 +63,7 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
         return self.model.forward_from_features(tensors)
 
     def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return sam2_loss(logits, target)
+        return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT)
 
     def export(self, path: Path) -> None:
         """The trained adapters only, fp16, with the configuration in the file's metadata."""
