@@ -1,0 +1,89 @@
+"""DiffForensics as a workbench engine: image in, localization heatmap, detection score and the
+edge-cue probability maps of three decoder scales out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engines.diffforensics.build import build_diffforensics
+from engines.diffforensics.config import PROFILES, DiffForensicsConfig
+from engines.diffforensics.model import DiffForensics
+from engines.engine import Engine, RawOutput
+from engines.errors import WeightsError
+from engines.settings import get_settings
+from engines.store import file_sha256, get_store
+from engines.tensors import to_original_size, to_square_input
+
+EDGE_MAP_NAMES = ("edge_cue_s1", "edge_cue_s2", "edge_cue_s3")
+"""Edge-cue maps f_k of the decoder blocks at strides 4, 8 and 16 (finest first)."""
+
+
+class DiffForensicsEngine(Engine):
+    name = "diffforensics"
+    title = "DiffForensics"
+    profiles = PROFILES
+    default_profile = "compact"
+    threshold = 0.5
+    reading_guide = (
+        "DiffForensics is an encoder-decoder whose decoder was first trained to remove "
+        "structured (simplex) noise from ordinary photos, then fine-tuned to find edits. The "
+        "heatmap is the localization head's probability that a pixel was edited (mask above "
+        "0.5); the score is a separate detection head's probability that the image was edited "
+        "at all, so a high score with an empty heatmap (or the reverse) means the two heads "
+        "disagree: treat it as uncertain. The edge-cue maps show where the model sees the "
+        "boundary of an edited region, from fine (s1) to coarse (s3); they help judge whether a "
+        "highlighted region has a plausible outline. The image is resized to a square first, so "
+        "thin structures and small edits can be missed; the compact model is small and trained "
+        "on synthetic forgeries only."
+    )
+
+    @classmethod
+    def shipped_weights(cls, profile: str) -> Path:
+        return get_settings().assets_dir / "diffforensics" / f"{profile}.safetensors"
+
+    @classmethod
+    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
+        from engines.diffforensics.train import make_trainer
+
+        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
+
+    def _build(self) -> DiffForensics:
+        config: DiffForensicsConfig = self.config
+        weights = self.weights_path or self.shipped_weights(self.profile)
+        if not weights.is_file():
+            raise WeightsError(
+                f"No trained DiffForensics ({self.profile}) weights at {weights}. Train them: "
+                "`python -m engines pretrain --photos DIR --out RUN1` (stage 1), then "
+                "`python -m engines train --engine diffforensics --profile "
+                f"{self.profile} --init RUN1/weights.safetensors --data DIR --out RUN2` "
+                "(stage 2), or pass --weights."
+            )
+        model = build_diffforensics(config, checkpoint=weights)
+        self._weights_sha256 = {weights.name: file_sha256(weights)}
+        if config.encoder_weights is not None:
+            encoder_file = get_store().find(config.encoder_weights)
+            if encoder_file is not None and encoder_file.is_file():
+                self._weights_sha256[config.encoder_weights] = file_sha256(encoder_file)
+        return model.to(self.device).eval()
+
+    def _run(self, model: DiffForensics, rgb: np.ndarray) -> RawOutput:
+        height, width = rgb.shape[:2]
+        images = to_square_input(rgb, model.config.input_size).to(self.device)
+        with torch.inference_mode():
+            output = model(images)
+        probabilities = torch.sigmoid(output.mask_logits)[0, 0]
+        edges = {name: to_original_size(torch.sigmoid(logits)[0, 0], height, width)
+                 for name, logits in zip(EDGE_MAP_NAMES, output.edge_logits, strict=True)}
+        return RawOutput(
+            heatmap=to_original_size(probabilities, height, width),
+            score=float(torch.sigmoid(output.detection_logits)[0]),
+            maps=edges,
+            parameters={"input_size": model.config.input_size,
+                        "fixed_timestep": model.config.diffusion.fixed_timestep},
+        )
+
+
+ENGINE = DiffForensicsEngine
