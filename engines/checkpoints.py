@@ -55,16 +55,37 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
 
 
+def _sample(keys: set[str], shown: int = 8) -> str:
+    listed = sorted(keys)[:shown]
+    more = f" and {len(keys) - len(listed)} more" if len(keys) > len(listed) else ""
+    return ", ".join(listed) + more
+
+
+def state_dict_problems(given: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                        required: set[str]) -> list[str]:
+    """What keeps `given` from loading into a model whose state is `expected`: missing required
+    keys, unexpected keys and keys of the wrong shape, each with a sample of names."""
+    missing, unexpected = required - set(given), set(given) - set(expected)
+    mis_shaped = {f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}"
+                  for k in set(given) & set(expected) if given[k].shape != expected[k].shape}
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys ({_sample(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys ({_sample(unexpected)})")
+    if mis_shaped:
+        problems.append(f"{len(mis_shaped)} keys of the wrong shape ({_sample(mis_shaped)})")
+    return problems
+
+
 def load_trainable(module: torch.nn.Module, path: Path) -> None:
     """Load trained parameters into a module whose frozen parts are already in place."""
     tensors = load_weights(path)
-    expected = set(trainable_state(module))
-    missing, unexpected = expected - set(tensors), set(tensors) - expected
-    if missing or unexpected:
-        raise WeightsError(
-            f"{path} does not fit this model: missing {sorted(missing)[:5]}, "
-            f"unexpected {sorted(unexpected)[:5]} (was it trained for another engine or profile?)"
-        )
+    trainable = trainable_state(module)
+    problems = state_dict_problems(tensors, trainable, set(trainable))
+    if problems:
+        raise WeightsError(f"{path} does not fit this model: " + "; ".join(problems)
+                           + " (was it trained for another engine or profile?)")
     module.load_state_dict(tensors, strict=False)
 
 

@@ -271,7 +271,7 @@ def test_stage_weights_round_trip_and_mismatches_are_named(tmp_path):
 
     stage1 = tmp_path / "stage1.safetensors"
     save_diffforensics_weights(_tiny_model(seed=2).set_stage(1), stage1, "gaussian")
-    with pytest.raises(WeightsError, match="missing tensors"):
+    with pytest.raises(WeightsError, match="missing keys"):
         build_diffforensics(TINY, checkpoint=stage1, pretrained_encoder=False)
     target = _tiny_model(seed=3)
     load_diffforensics_weights(target, stage1, PRETRAINED_PREFIXES)

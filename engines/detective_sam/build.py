@@ -26,11 +26,11 @@ from engines.detective_sam.model import (
     DetectiveSAM,
     DetectiveSAM2,
 )
+from engines.checkpoints import state_dict_problems
 from engines.errors import WeightsError
 from engines.store import load_state_dict
 
 CONFIG_METADATA_KEY = "detective_sam_config"
-_SHOWN_KEYS = 8
 
 
 def build_detective_sam(
@@ -130,12 +130,6 @@ def saved_config(path: Path | str) -> DetectiveSAMConfig | None:
     return None if text is None else DetectiveSAMConfig.from_json(text)
 
 
-def _sample(keys: set[str]) -> str:
-    shown = sorted(keys)[:_SHOWN_KEYS]
-    more = f" and {len(keys) - len(shown)} more" if len(keys) > len(shown) else ""
-    return ", ".join(shown) + more
-
-
 def load_detective_sam_weights(
     model: DetectiveSAM,
     state_dict: Mapping[str, torch.Tensor],
@@ -148,19 +142,7 @@ def load_detective_sam_weights(
     required = set(expected)
     if allow_adapters_only and not any(not k.startswith(TRAINABLE_PREFIXES) for k in given):
         required = {k for k in expected if k.startswith(TRAINABLE_PREFIXES)}
-    missing, unexpected = required - given, given - set(expected)
-    mis_shaped = {
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in given & required
-        if state_dict[k].shape != expected[k].shape
-    }
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys ({_sample(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys ({_sample(unexpected)})")
-    if mis_shaped:
-        problems.append(f"{len(mis_shaped)} keys of the wrong shape ({_sample(mis_shaped)})")
+    problems = state_dict_problems(dict(state_dict), expected, required)
     if problems:
         raise WeightsError(
             f"{source} does not fit Detective SAM ({model.config.profile} profile): "

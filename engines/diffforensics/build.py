@@ -17,7 +17,7 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from engines.checkpoints import load_weights, save_weights
+from engines.checkpoints import load_weights, save_weights, state_dict_problems
 from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.encoder import build_encoder
 from engines.diffforensics.model import STAGE_TRAINABLE, DiffForensics
@@ -28,7 +28,6 @@ CONFIG_KEY = "diffforensics_config"
 STAGE_KEY = "diffforensics_stage"
 NOISE_KEY = "diffforensics_pretraining_noise"
 """Noise of the stage-1 run a file descends from ("none" without stage 1)."""
-_SHOWN_KEYS = 6
 
 
 def build_diffforensics(config: DiffForensicsConfig, checkpoint: Path | None = None,
@@ -72,12 +71,6 @@ def pretraining_noise_of(path: Path) -> str:
     return weights_metadata_and_keys(path)[0].get(NOISE_KEY, "unknown")
 
 
-def _sample(keys: set[str]) -> str:
-    shown = sorted(keys)[:_SHOWN_KEYS]
-    more = f" and {len(keys) - len(shown)} more" if len(keys) > len(shown) else ""
-    return ", ".join(shown) + more
-
-
 def load_diffforensics_weights(model: DiffForensics, path: Path, required_prefixes: tuple[str, ...]) -> None:
     """Load a file written by `save_diffforensics_weights`.
 
@@ -96,17 +89,7 @@ def load_diffforensics_weights(model: DiffForensics, path: Path, required_prefix
     tensors = load_weights(path)
     expected = model.state_dict()
     required = {name for name, _ in model.named_parameters() if name.startswith(required_prefixes)}
-    missing = required - set(tensors)
-    unexpected = set(tensors) - set(expected)
-    mis_shaped = {f"{k} {tuple(tensors[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in set(tensors) & set(expected) if tensors[k].shape != expected[k].shape}
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing tensors ({_sample(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensors ({_sample(unexpected)})")
-    if mis_shaped:
-        problems.append(f"{len(mis_shaped)} tensors of the wrong shape ({_sample(mis_shaped)})")
+    problems = state_dict_problems(tensors, expected, required)
     if problems:
         raise WeightsError(
             f"{path} does not fit DiffForensics ({model.config.profile} profile): "
