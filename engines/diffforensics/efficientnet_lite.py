@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engines.checkpoints import state_dict_problems
 from engines.errors import WeightsError
 
 WEIGHTS_NAME = "efficientnet_lite0"
@@ -145,13 +146,10 @@ def load_efficientnet_lite0(model: EfficientNetLite0, state_dict: Mapping[str, t
     if model.features_only:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith(HEAD_KEYS_PREFIXES)}
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mis_shaped = sorted(k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape)
-    if missing or unexpected or mis_shaped:
+    problems = state_dict_problems(dict(state_dict), expected, set(expected))
+    if problems:
         raise WeightsError(
             f"{source} is not an EfficientNet-Lite0 checkpoint with the expected keys (_conv_stem, "
-            f"_blocks, _fc): missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shape "
-            f"{mis_shaped[:5]}. Use the model store's 'efficientnet_lite0'."
+            f"_blocks, _fc): " + "; ".join(problems) + ". Use the model store's 'efficientnet_lite0'."
         )
     model.load_state_dict(state_dict, strict=True)
