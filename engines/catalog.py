@@ -16,7 +16,9 @@ from engines.registry import did_you_mean
 
 ENGINE_MODULES: dict[str, str] = {
     "classic": "engines.classic.engine",
+    "clue": "engines.clue.engine",
     "detective_sam": "engines.detective_sam.engine",
+    "diffforensics": "engines.diffforensics.engine",
 }
 
 _instances: dict[tuple, Engine] = {}

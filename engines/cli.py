@@ -17,8 +17,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "engines.commands.evaluate",
     "forge": "engines.commands.forge",
     "import-detective-sam": "engines.commands.import_detective_sam",
-    "train": "engines.commands.train",
-    "weights": "engines.commands.weights",
+    "pretrain": "engines.commands.pretrain",
     "train": "engines.commands.train",
     "weights": "engines.commands.weights",
 }

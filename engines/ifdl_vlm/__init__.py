@@ -1,0 +1,1 @@
+"""IFDL-VLM: classify (real / fully synthetic / tampered), localize, and explain in words."""

@@ -1,0 +1,132 @@
+"""IFDL-VLM configurations as data: the `full` (paper) and `compact` (CPU) profiles.
+
+Both profiles run the same classes (see `model.py`, `explainer.py`):
+
+full — stage 1: CLIP ViT-L/14 at 224 px (`openai/clip-vit-large-patch14`, fully trainable) →
+3-way classifier and attention prompt module → SAM ViT-H prompt encoder + mask decoder (encoder
+and prompt encoder frozen, decoder trained); stage 2: LLaVA-1.5-13B (`llava-hf`), its own
+CLIP-L/14-336 vision tower fed the region-aware features, LoRA r 128 / α 256 on the LLM.
+
+compact — stage 1: a small CLIP vision transformer trained from scratch (128 px, patch 16,
+width 192, 4 layers) → the same heads → LiteMedSAM's prompt encoder + mask decoder on the frozen
+TinyViT embedding of the 128 px image (as compact Detective SAM: 256 ch, 32²); stage 2: the
+stage-1 CLIP (frozen, penultimate layer, patch tokens average-pooled to 4×4 = 16 visual tokens)
+→ MLP projector → SmolLM2-135M-Instruct with LoRA r 8 on q/v.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from engines.backbones.lite_medsam import LiteMedSAMConfig
+from engines.backbones.tiny_vit import TinyViTConfig
+from engines.errors import UnknownNameError
+from engines.registry import did_you_mean
+
+CLASS_NAMES = ("real", "fully synthetic", "tampered")
+"""Class order of the classifier (the authors' 0 real, 1 fully synthetic, 2 tampered)."""
+TAMPERED_CLASS = 2
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """`transformers.CLIPVisionConfig` fields; `pretrained` names a model-store entry (or None:
+    trained from scratch)."""
+
+    image_size: int = 224
+    patch_size: int = 14
+    hidden_size: int = 1024
+    intermediate_size: int = 4096
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 16
+    pretrained: str | None = "clip_vit_large_patch14"
+
+    def clip_config(self) -> Any:
+        from transformers import CLIPVisionConfig
+
+        return CLIPVisionConfig(
+            image_size=self.image_size, patch_size=self.patch_size, hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size, num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads, projection_dim=self.hidden_size,
+        )
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // self.patch_size
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    """Stage 2: the language model, how visual tokens reach it, and its LoRA."""
+
+    language_model: str = "llava_1_5_13b"
+    """Model-store entry: a LLaVA folder (full) or a GGUF causal LM (compact)."""
+    gguf_file: str | None = None
+    pooled_grid: int = 24
+    """Patch tokens are average-pooled to pooled_grid² visual tokens (24² = all of CLIP-L/336)."""
+    alpha: float = 0.5
+    """Region-aware enhancement: α·V(x) + (1 − α)·V(x ⊙ M)."""
+    lora_rank: int = 128
+    lora_alpha: int = 256
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    max_new_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class IFDLConfig:
+    profile: str
+    vision: VisionConfig
+    explainer: ExplainerConfig
+    sam: str = "sam_vit_h"
+    """Model-store entry of the SAM whose prompt encoder and mask decoder stage 1 uses."""
+    lite_medsam: LiteMedSAMConfig | None = None
+    """Set for the compact profile: LiteMedSAM replaces SAM, run at `sam_input_size`."""
+    sam_input_size: int = 1024
+    classifier_hidden: int = 512
+    prompt_dim: int = 256
+    prompt_heads: int = 8
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+FULL = IFDLConfig(
+    profile="full",
+    vision=VisionConfig(),
+    explainer=ExplainerConfig(),
+)
+
+COMPACT = IFDLConfig(
+    profile="compact",
+    vision=VisionConfig(image_size=128, patch_size=16, hidden_size=192, intermediate_size=768,
+                        num_hidden_layers=4, num_attention_heads=3, pretrained=None),
+    explainer=ExplainerConfig(
+        language_model="smollm2_135m_instruct_q4_1",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        pooled_grid=4,
+        lora_rank=8,
+        lora_alpha=16,
+        lora_targets=("q_proj", "v_proj"),
+        max_new_tokens=160,
+    ),
+    sam="lite_medsam",
+    lite_medsam=LiteMedSAMConfig(encoder=TinyViTConfig(image_size=128)),
+    sam_input_size=128,
+    classifier_hidden=256,
+)
+
+PROFILES: dict[str, IFDLConfig] = {"full": FULL, "compact": COMPACT}
+
+
+def get_config(profile: str) -> IFDLConfig:
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise UnknownNameError(
+            f"Unknown IFDL-VLM profile {profile!r}.{did_you_mean(profile, list(PROFILES))}"
+        ) from None
+

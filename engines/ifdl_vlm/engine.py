@@ -1,0 +1,122 @@
+"""IFDL-VLM as a workbench engine: class, mask, measured evidence and a written explanation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engines.engine import Engine, RawOutput
+from engines.errors import WeightsError
+from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, TAMPERED_CLASS, IFDLConfig
+from engines.ifdl_vlm.evidence import measure_evidence
+from engines.ifdl_vlm.explainer import Explainer
+from engines.ifdl_vlm.model import IFDLStage1
+from engines.ifdl_vlm.teacher import evidence_prompt
+from engines.ifdl_vlm.weights import TRAINING_COMMANDS, load_part, split_weights
+from engines.settings import get_settings
+from engines.store import file_sha256, get_store
+from engines.tensors import to_original_size, to_square_input
+
+REAL_CLASS = CLASS_NAMES.index("real")
+
+
+class IFDLVLMModel(torch.nn.Module):
+    """Stage 1 and, when its weights were trained, the stage-2 explainer."""
+
+    def __init__(self, stage1: IFDLStage1, explainer: Explainer | None) -> None:
+        super().__init__()
+        self.stage1 = stage1
+        self.explainer = explainer
+
+
+class IFDLVLMEngine(Engine):
+    name = "ifdl_vlm"
+    title = "IFDL-VLM"
+    profiles = PROFILES
+    default_profile = "compact"
+    threshold = 0.5
+    generate_explanations = True
+    """Switch off (e.g. for detection/localization benchmarks) to skip the language model."""
+    reading_guide = (
+        "IFDL-VLM first classifies the whole image as real, fully synthetic or tampered, and only "
+        "an image classified tampered gets a mask (so a wrong class means no mask at all). The "
+        "score is 1 − P(real): fully synthetic counts as manipulated. The explanation is written "
+        "by a small language model from the image features and the measured evidence listed "
+        "beside it (class probabilities, the region's box, area and location, and noise and JPEG "
+        "error levels inside vs outside the region, in grey levels): trust the numbers, and read "
+        "the prose as a summary of them. The kind of edit it names is the model's guess from the "
+        "image, not a measurement. Noise and error levels also differ between textured and flat "
+        "content, so a mismatch is a hint, not proof."
+    )
+
+    @classmethod
+    def shipped_weights(cls, profile: str) -> Path | None:
+        if profile != "compact":
+            return None
+        return get_settings().assets_dir / "ifdl_vlm" / f"{profile}.safetensors"
+
+    @classmethod
+    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
+        from engines.ifdl_vlm.train import make_trainer
+
+        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
+
+    def _build(self) -> IFDLVLMModel:
+        from engines.ifdl_vlm.explainer_train import load_explainer
+        from engines.ifdl_vlm.train import load_stage1
+
+        config: IFDLConfig = self.config
+        weights = self.weights_path or self.shipped_weights(self.profile)
+        if weights is None or not weights.is_file():
+            raise WeightsError(
+                f"No trained IFDL-VLM weights for the {self.profile} profile"
+                f"{f' at {weights}' if weights else ''}. Train them with {TRAINING_COMMANDS}, "
+                "or pass --weights."
+            )
+        _, explainer_tensors = split_weights(weights)
+        store = get_store()
+        self._weights_sha256 = {config.sam: file_sha256(store.path(config.sam)), weights.name: file_sha256(weights)}
+        stage1 = load_stage1(config, weights)
+        explainer = None
+        if explainer_tensors:
+            explainer = load_explainer(config, config.vision.hidden_size)
+            load_part(explainer, explainer.trainable_state_dict(), explainer_tensors, str(weights))
+            lm_path = store.path(config.explainer.language_model)
+            self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
+        return IFDLVLMModel(stage1, explainer).to(self.device).eval()
+
+    def _run(self, model: IFDLVLMModel, rgb: np.ndarray) -> RawOutput:
+        from engines.ifdl_vlm.explainer_train import patch_features
+
+        config: IFDLConfig = model.stage1.config
+        height, width = rgb.shape[:2]
+        clip_images = to_square_input(rgb, config.vision.image_size).to(self.device)
+        sam_images = to_square_input(rgb, config.sam_input_size).to(self.device)
+        probabilities, masks = model.stage1.predict(clip_images, sam_images)
+        probabilities = probabilities[0].cpu()
+        predicted = int(probabilities.argmax())
+        label = CLASS_NAMES[predicted]
+        heatmap = to_original_size(masks[0, 0], height, width)
+        mask = heatmap > self.threshold
+        evidence = measure_evidence(rgb, mask if predicted == TAMPERED_CLASS else None, label,
+                                    float(probabilities[predicted]))
+        evidence["class_probabilities"] = {name: round(float(p), 3) for name, p in zip(CLASS_NAMES, probabilities, strict=True)}
+        text = None
+        if model.explainer is not None and self.generate_explanations:
+            features = patch_features(model.stage1, rgb, mask if mask.any() else None, config.explainer.alpha)
+            text = model.explainer.explain(features.to(self.device), evidence_prompt(evidence))
+        return RawOutput(
+            heatmap=heatmap,
+            score=1.0 - float(probabilities[REAL_CLASS]),
+            mask=mask,
+            label=label,
+            text=text,
+            evidence=evidence,
+            parameters={"vision_input": config.vision.image_size, "sam_input": config.sam_input_size,
+                        "alpha": config.explainer.alpha, "explanations": text is not None},
+        )
+
+
+ENGINE = IFDLVLMEngine

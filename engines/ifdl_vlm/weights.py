@@ -1,0 +1,56 @@
+"""One safetensors file for IFDL-VLM's trained parts: `stage1.*` and, after stage 2, `explainer.*`.
+
+Stage 1 keys are `IFDLStage1.trainable_state_dict()` (CLIP, classifier, prompt module, mask
+decoder); explainer keys are `Explainer.trainable_state_dict()` (projector, LoRA). The frozen
+parts (SAM image and prompt encoders, the language model) come from the model store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engines.checkpoints import load_weights, save_weights, state_dict_problems
+from engines.errors import WeightsError
+from engines.ifdl_vlm.config import IFDLConfig
+
+STAGE1_PREFIX = "stage1."
+EXPLAINER_PREFIX = "explainer."
+CONFIG_METADATA_KEY = "ifdl_vlm_config"
+TRAINING_COMMANDS = (
+    "`python -m engines train --engine ifdl_vlm --data DIR --out RUN1` (stage 1), then "
+    "`python -m engines train-explainer --data DIR --stage1 RUN1/weights.safetensors --out RUN2` "
+    "(stage 2)"
+)
+
+
+def save_ifdl_weights(path: Path, config: IFDLConfig, stage1: dict[str, torch.Tensor],
+                      explainer: dict[str, torch.Tensor] | None = None) -> None:
+    """fp16, with the profile's configuration in the metadata."""
+    tensors = {STAGE1_PREFIX + k: v for k, v in stage1.items()}
+    tensors.update({EXPLAINER_PREFIX + k: v for k, v in (explainer or {}).items()})
+    save_weights(tensors, path, metadata={CONFIG_METADATA_KEY: config.to_json()}, half=True)
+
+
+def split_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(stage-1 tensors, explainer tensors) without their prefixes; the latter may be empty."""
+    if not Path(path).is_file():
+        raise WeightsError(f"No IFDL-VLM weights at {path}. Train them with {TRAINING_COMMANDS}.")
+    tensors = load_weights(Path(path))
+    stage1 = {k[len(STAGE1_PREFIX):]: v for k, v in tensors.items() if k.startswith(STAGE1_PREFIX)}
+    explainer = {k[len(EXPLAINER_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXPLAINER_PREFIX)}
+    if not stage1:
+        raise WeightsError(f"{path} holds no IFDL-VLM stage-1 weights (keys 'stage1.*'). "
+                           f"Train them with {TRAINING_COMMANDS}.")
+    return stage1, explainer
+
+
+def load_part(module: torch.nn.Module, trained: dict[str, torch.Tensor],
+              tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Load `tensors` into the trainable part `trained` (a trainable_state_dict) of `module`."""
+    problems = state_dict_problems(tensors, trained, set(trained))
+    if problems:
+        raise WeightsError(f"{source} does not fit this IFDL-VLM model: " + "; ".join(problems)
+                           + " (trained for another profile?)")
+    module.load_state_dict(tensors, strict=False)
