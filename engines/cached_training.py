@@ -1,14 +1,16 @@
 """The part of training that is the same for every engine trained on cached frozen features.
 
-A subclass says how cached tensors become mask logits (`logits`), which loss to use (`loss_fn`)
-and what to ship (`export`); the held-out split, the shuffled batches and the validation pass
-live here once.
+A subclass says how cached tensors become the model's output (`forward`), which loss to use
+(`loss_fn`), which maps to validate (`validation_maps`, default: the output itself as logits) and
+what to ship (`export`); the held-out split, the shuffled and seeded batches and the validation
+pass live here once.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,8 +31,18 @@ def load_square_sample(dataset: ForgeryDataset, index: int, size: int) -> tuple[
     return to_square_input(image.rgb, size), square[None]
 
 
+Batch = tuple[list[int], int]
+"""Sample indices of one step and the seed of any noise the model draws in it."""
+
+VALIDATION_NOISE_SEED = 0
+
+
 class CachedSegmentationTrainer(ABC):
-    """Implements `engines.training.Trainer` on a feature cache, with a held-out split."""
+    """Implements `engines.training.Trainer` on a feature cache, with a held-out split.
+
+    Each step gets a fresh noise seed drawn from the epoch's generator, so a model that samples
+    noise (CLUE's rectified-flow noising) sees many draws and stays reproducible on resume.
+    """
 
     def __init__(self, model: torch.nn.Module, cache: FeatureCache, batch_size: int = 8,
                  validation_fraction: float = 0.1, seed: int = 0) -> None:
@@ -43,41 +55,51 @@ class CachedSegmentationTrainer(ABC):
         self.train_indices = np.asarray(sorted(order[n_val:].tolist()))
 
     @abstractmethod
-    def logits(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
-        """B×1×S×S mask logits from a batch of cached tensors (without the masks)."""
+    def forward(self, tensors: dict[str, torch.Tensor], generator: torch.Generator) -> Any:
+        """The model's output for a batch of cached tensors (without the masks); `generator`
+        seeds any noise the model draws."""
 
     @abstractmethod
-    def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def loss_fn(self, output: Any, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]: ...
 
     @abstractmethod
     def export(self, path: Path) -> None: ...
 
+    def validation_maps(self, output: Any) -> dict[str, torch.Tensor]:
+        """B×1×S×S logits to score on held-out data, by name; "val" is the model's own map."""
+        return {"val": output}
+
     def trainable_module(self) -> torch.nn.Module:
         return self.model
 
-    def batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
+    def batches(self, epoch: int, generator: torch.Generator) -> list[Batch]:
         shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
-        return [shuffled[i:i + self.batch_size].tolist() for i in range(0, len(shuffled), self.batch_size)]
+        seeds = torch.randint(0, 2**62, (len(shuffled),), generator=generator).tolist()
+        return [(shuffled[i:i + self.batch_size].tolist(), seeds[i]) for i in range(0, len(shuffled), self.batch_size)]
 
-    def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        tensors = self.cache.batch(batch)
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        indices, noise_seed = batch
+        tensors = self.cache.batch(indices)
         target = tensors.pop(MASKS)
-        return self.loss_fn(self.logits(tensors), target)
+        return self.loss_fn(self.forward(tensors, torch.Generator().manual_seed(noise_seed)), target)
 
     def validate(self) -> dict[str, float]:
-        """Mean pixel F1 / IoU at 0.5 over the held-out tampered samples."""
-        f1s, ious = [], []
+        """Mean pixel F1 at 0.5 over the held-out tampered samples, per validation map, and the
+        mean IoU of the model's own map."""
+        scores: dict[str, list[float]] = {}
         self.model.eval()
+        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
         with torch.inference_mode():
             for start in range(0, len(self.validation_indices), self.batch_size):
                 tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
-                target = tensors.pop(MASKS).numpy() > 0.5
-                probabilities = torch.sigmoid(self.logits(tensors)).numpy()
-                for prob, gt in zip(probabilities[:, 0], target[:, 0], strict=True):
-                    if gt.any():
-                        scores = pixel_scores(prob, gt)
-                        f1s.append(scores["f1"])
-                        ious.append(scores["iou"])
+                target = tensors.pop(MASKS).numpy()[:, 0] > 0.5
+                maps = self.validation_maps(self.forward(tensors, generator))
+                for name, logits in maps.items():
+                    for prob, gt in zip(torch.sigmoid(logits).numpy()[:, 0], target, strict=True):
+                        if gt.any():
+                            result = pixel_scores(prob, gt)
+                            scores.setdefault(f"{name}_f1", []).append(result["f1"])
+                            if name == "val":
+                                scores.setdefault("val_iou", []).append(result["iou"])
         self.model.train()
-        return {"val_f1": float(np.mean(f1s)) if f1s else float("nan"),
-                "val_iou": float(np.mean(ious)) if ious else float("nan")}
+        return {name: float(np.mean(values)) for name, values in scores.items()}

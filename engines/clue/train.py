@@ -16,17 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engines.cached_training import MASKS, CachedSegmentationTrainer
 from engines.clue.build import build_clue, export_weights
 from engines.clue.config import CLUEConfig
-from engines.clue.model import CLUE, clue_loss
+from engines.clue.model import CLUE, CLUEOutput, clue_loss
 from engines.datasets import ForgeryDataset
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
-from engines.metrics import pixel_scores
 from engines.settings import get_settings
 from engines.tensors import mask_to_square, to_square_input
-
-MASKS = "target_mask"
-VALIDATION_NOISE_SEED = 0
 
 
 def frozen_signature(config: CLUEConfig) -> dict[str, object]:
@@ -63,55 +60,19 @@ def build_cache(model: CLUE, dataset: ForgeryDataset,
                               meta={"dataset": str(dataset.root), "frozen": frozen_signature(config)})
 
 
-class CLUETrainer:
-    """Implements `engines.training.Trainer` on a feature cache, with a held-out split."""
+class CLUETrainer(CachedSegmentationTrainer):
+    """CLUE's map and its diagnostic probes (each branch, each noise level) are all validated."""
 
-    def __init__(self, model: CLUE, cache: FeatureCache, batch_size: int = 8,
-                 validation_fraction: float = 0.1, seed: int = 0) -> None:
-        self.model = model
-        self.cache = cache
-        self.batch_size = batch_size
-        order = np.random.default_rng(seed).permutation(len(cache))
-        n_val = int(round(len(cache) * validation_fraction))
-        self.validation_indices = sorted(order[:n_val].tolist())
-        self.train_indices = np.asarray(sorted(order[n_val:].tolist()))
+    model: CLUE
 
-    def trainable_module(self) -> CLUE:
-        return self.model
+    def forward(self, tensors: dict[str, torch.Tensor], generator: torch.Generator) -> CLUEOutput:
+        return self.model.forward_from_encoded(tensors, generator)
 
-    def batches(self, epoch: int, generator: torch.Generator) -> list[tuple[list[int], int]]:
-        """(sample indices, noise seed) per step."""
-        shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
-        seeds = torch.randint(0, 2**62, (len(shuffled),), generator=generator).tolist()
-        return [(shuffled[i:i + self.batch_size].tolist(), seeds[i]) for i in range(0, len(shuffled), self.batch_size)]
-
-    def loss(self, batch: tuple[list[int], int]) -> tuple[torch.Tensor, dict[str, float]]:
-        indices, noise_seed = batch
-        tensors = self.cache.batch(indices)
-        target = tensors.pop(MASKS)
-        output = self.model.forward_from_encoded(tensors, torch.Generator().manual_seed(noise_seed))
+    def loss_fn(self, output: CLUEOutput, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         return clue_loss(output, target)
 
-    def validate(self) -> dict[str, float]:
-        """Mean pixel F1 / IoU at 0.5 over the held-out tampered samples (CLUE's map and probes)."""
-        scores: dict[str, list[float]] = {}
-        self.model.eval()
-        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
-        with torch.inference_mode():
-            for start in range(0, len(self.validation_indices), self.batch_size):
-                tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
-                target = tensors.pop(MASKS).numpy()[:, 0] > 0.5
-                output = self.model.forward_from_encoded(tensors, generator)
-                maps = {"val": output.logits, **{f"val_{k}": v for k, v in output.evidence.items()}}
-                for name, logits in maps.items():
-                    for prob, gt in zip(torch.sigmoid(logits).numpy()[:, 0], target, strict=True):
-                        if gt.any():
-                            result = pixel_scores(prob, gt)
-                            scores.setdefault(f"{name}_f1", []).append(result["f1"])
-                            if name == "val":
-                                scores.setdefault("val_iou", []).append(result["iou"])
-        self.model.train()
-        return {name: float(np.mean(values)) for name, values in scores.items()}
+    def validation_maps(self, output: CLUEOutput) -> dict[str, torch.Tensor]:
+        return {"val": output.logits, **{f"val_{name}": logits for name, logits in output.evidence.items()}}
 
     def export(self, path: Path) -> None:
         export_weights(self.model, path)

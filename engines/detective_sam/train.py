@@ -59,7 +59,7 @@ TAMPERED_PIXEL_WEIGHT = 4.0
 class DetectiveSAMTrainer(CachedSegmentationTrainer):
     model: DetectiveSAM
 
-    def logits(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, tensors: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         return self.model.forward_from_features(tensors)
 
     def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
