@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-OFFLINE_ENVIRONMENT = {
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-}
+from ui.offline import apply_offline_environment
 
 
 def main() -> None:
@@ -18,8 +12,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
-    for key, value in OFFLINE_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+    apply_offline_environment()
 
     from ui.app import build_app
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 from pathlib import Path
 
 import cv2
@@ -13,46 +11,29 @@ import pytest
 from PIL import Image
 
 from engines.settings import get_settings
+from ui.headless import chromium, chromium_installed, served_app
 from synthetic_data import write_dataset
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 EXAMPLES = get_settings().assets_dir / "examples"
 WAIT = 60_000
 """Milliseconds to wait for a result (the machine may be busy)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    from ui.app import build_app
-
-    port = _free_port()
-    app = build_app().queue()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    with served_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not shutil.which(CHROMIUM):
+    if not chromium_installed():
         pytest.skip("Debian chromium is not installed (scripts/setup-browser.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image, tmp_path):
