@@ -7,9 +7,11 @@ the best device, timing, provenance, input conversion and the result checks — 
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +45,9 @@ class Engine(ABC):
     profiles: ClassVar[dict[str, Any]]
     default_profile: ClassVar[str] = "compact"
     threshold: ClassVar[float] = 0.5
+    trainer_module: ClassVar[str | None] = None
+    """Module with `make_trainer(config, dataset, init_weights, batch_size, seed, progress)`;
+    None for training-free engines."""
     reading_guide: ClassVar[str] = ""
     """How to read this engine's output and what to ignore: shown beside the results."""
 
@@ -122,13 +127,24 @@ class Engine(ABC):
         )
 
     @classmethod
+    def is_trainable(cls) -> bool:
+        return cls.trainer_module is not None
+
+    @classmethod
     def make_trainer(cls, profile: str, dataset: Any, init_weights: Path | None, batch_size: int,
-                     seed: int, progress: Any = None) -> Any:
-        """An `engines.training.Trainer` for this engine's trainable parts on `dataset`.
+                     seed: int, progress: Any = None, overrides: Sequence[str] = ()) -> Any:
+        """An `engines.training.Trainer` for this engine's trainable parts on `dataset`, from the
+        profile's configuration with `overrides` (`KEY=VALUE`, see `engines.config_overrides`).
 
         `progress(done, total)` reports preparation (e.g. feature caching) before training starts.
         """
-        raise WorkbenchError(f"{cls.title} is training-free: there is nothing to train.")
+        if cls.trainer_module is None:
+            raise WorkbenchError(f"{cls.title} is training-free: there is nothing to train.")
+        from engines.config_overrides import apply_overrides
+
+        config = apply_overrides(cls.profiles[profile], overrides)
+        module = importlib.import_module(cls.trainer_module)
+        return module.make_trainer(config, dataset, init_weights, batch_size, seed, progress)
 
     @classmethod
     def shipped_weights(cls, profile: str) -> Path | None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from engines.catalog import engine_class, engine_names
 from engines.checkpoints import STATE
-from engines.engine import Engine
 from engines.settings import get_settings
 
 RUN_RECORD = "run.json"
@@ -49,8 +48,7 @@ class RunRecord:
 
 
 def is_trainable(name: str) -> bool:
-    """Whether the engine overrides `Engine.make_trainer` (training-free engines do not)."""
-    return engine_class(name).make_trainer.__func__ is not Engine.make_trainer.__func__
+    return engine_class(name).is_trainable()
 
 
 def trainable_engine_names() -> list[str]:

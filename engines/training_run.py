@@ -39,6 +39,8 @@ class TrainRequest:
     """Start from these weights instead (ignored when init_from_shipped)."""
     resume: bool = True
     max_minutes: float | None = None
+    overrides: tuple[str, ...] = ()
+    """`KEY=VALUE` changes to the profile's configuration (`engines.config_overrides`)."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -85,7 +87,8 @@ def run_training(
         if preparing is not None:
             preparing(done, total)
 
-    trainer = cls.make_trainer(profile, dataset, init, request.batch_size, request.seed, prepare)
+    trainer = cls.make_trainer(profile, dataset, init, request.batch_size, request.seed, prepare,
+                               overrides=request.overrides)
     settings = TrainSettings(out_dir=request.out_dir, epochs=request.epochs, lr=request.lr,
                              seed=request.seed, resume=request.resume, max_minutes=request.max_minutes)
     state: dict[str, Any] = fit(trainer, settings, progress=progress, should_stop=should_stop)

@@ -31,12 +31,16 @@ def tiny_forge(tmp_path_factory):
 
 
 @needs_lite_medsam
-def test_train_export_and_analyze_with_trained_adapters(tiny_forge, tmp_path, monkeypatch):
+def test_train_with_a_jpeg_stream_export_and_analyze_with_trained_adapters(tiny_forge, tmp_path, monkeypatch):
+    """The paper's JPEG perturbation chosen at training time (`train --set …`) is carried by the
+    exported weights, so the engine analyses with the streams the adapters were trained on."""
     monkeypatch.setenv("FORGERY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FORGERY_WEIGHT_LITE_MEDSAM", str(get_store().path("lite_medsam")))
     get_settings.cache_clear()
     try:
-        trainer = DetectiveSAMEngine.make_trainer("compact", tiny_forge, None, batch_size=4, seed=0)
+        trainer = DetectiveSAMEngine.make_trainer(
+            "compact", tiny_forge, None, batch_size=4, seed=0,
+            overrides=("perturbation.streams=blur,jpeg", "perturbation.jpeg_quality=60"))
         assert len(trainer.cache) == 8 and len(trainer.validation_indices) == 1
         before = {k: v.clone() for k, v in trainer.model.trainable_state_dict().items()}
         state = fit(trainer, TrainSettings(out_dir=tmp_path / "run", epochs=1, lr=1e-3))
@@ -54,7 +58,9 @@ def test_train_export_and_analyze_with_trained_adapters(tiny_forge, tmp_path, mo
         get_settings.cache_clear()
     assert first.heatmap.shape == (150, 160)
     assert np.array_equal(first.heatmap, second.heatmap)
-    assert {f"shift_{s}_s{i}" for s in ("blur", "noise") for i in range(3)} == set(first.maps)
+    assert {f"shift_{s}_s{i}" for s in ("blur", "jpeg") for i in range(3)} == set(first.maps)
+    assert first.provenance.parameters["perturbed_streams"] == ["blur", "jpeg"]
+    assert first.provenance.parameters["jpeg_quality"] == 60
     assert first.provenance.weights[weights.name] and "lite_medsam" in first.provenance.weights
 
 

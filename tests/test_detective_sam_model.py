@@ -18,8 +18,8 @@ from engines.detective_sam.build import (
 from engines.detective_sam.config import COMPACT, FULL, DetectiveSAMConfig, PerturbationConfig
 from engines.detective_sam.import_official import config_from_params, import_official_checkpoint
 from engines.detective_sam.model import DetectiveSAM, feature_name
-from engines.errors import ImageInputError, WeightsError
-from engines.perturb_torch import blur_tensor, noise_tensor
+from engines.errors import ImageInputError, WeightsError, WorkbenchError
+from engines.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
 from engines.store import load_state_dict
 
 PUBLISHED_KEYS = (
@@ -204,6 +204,38 @@ def test_streams_are_blur_and_seeded_noise_of_the_original(tiny_model):
     # The noise stream perturbs the original, not the blurred image.
     assert torch.equal(first["noise"], noise_tensor(images, settings.noise_std, _seeded(7)))
     assert first["noise"].min() >= 0 and first["noise"].max() <= 1
+
+
+def test_jpeg_stream_replaces_noise_and_names_its_features_and_shift_maps():
+    torch.manual_seed(0)
+    config = replace(TINY, perturbation=PerturbationConfig(streams=("blur", "jpeg"), jpeg_quality=30))
+    model = build_detective_sam(config).eval()
+    images = _images()
+    streams = model.perturb(images)
+    assert set(streams) == {"original", "blur", "jpeg"}
+    assert torch.equal(streams["jpeg"], jpeg_tensor(images, 30))
+    with torch.no_grad():
+        features = model.encode_streams(images)
+        logits = model.forward_from_features(features)
+    assert feature_name("jpeg", 0) in features and feature_name("noise", 0) not in features
+    assert logits.shape == (2, 1, 64, 64)
+    assert {name for name in model.shift_maps(features) if name.startswith("shift_jpeg_")}
+    assert DetectiveSAMConfig.from_json(config.to_json()).perturbation.streams == ("blur", "jpeg")
+
+
+def test_jpeg_tensor_loses_more_at_lower_quality_and_keeps_range():
+    smooth = torch.nn.functional.interpolate(_images(1, 16), size=64, mode="bilinear")
+    errors = {q: (jpeg_tensor(smooth, q) - smooth).abs().mean().item() for q in (10, 50, 95)}
+    assert errors[10] > errors[50] > errors[95] > 0
+    assert errors[95] < errors[10] / 2
+    out = jpeg_tensor(smooth, 10)
+    assert out.shape == smooth.shape and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("streams", [("blur", "blur"), ("blur", "sharpen"), ("jpeg",)])
+def test_perturbation_streams_must_be_two_known_different_kinds(streams):
+    with pytest.raises(WorkbenchError, match="two different perturbed streams"):
+        PerturbationConfig(streams=streams)
 
 
 def test_cached_features_give_the_same_logits_as_forward(tiny_model):

@@ -280,7 +280,7 @@ def test_models_load_and_unload_change_the_table():
 
 def test_train_checks_paths_and_run_folders_before_starting(tmp_path: Path, runs_dir: Path):
     job = BackgroundJob("training")
-    args = dict(epochs=1, lr=1e-3, batch_size=2, seed=0, init_shipped=False)
+    args = dict(epochs=1, lr=1e-3, batch_size=2, seed=0, init_shipped=False, overrides_text="")
     with pytest.raises(gr.Error, match="outside the folders"):
         train_tab.start_training(job, "detective_sam", "compact", "/usr/share", str(runs_dir / "r"), resume=False,
                                  **args)
@@ -290,6 +290,9 @@ def test_train_checks_paths_and_run_folders_before_starting(tmp_path: Path, runs
     data = write_dataset(tmp_path / "tiny", n_tampered=1, n_authentic=0)
     with pytest.raises(gr.Error, match="no checkpoint to resume"):
         train_tab.start_training(job, "detective_sam", "compact", str(data), str(runs_dir / "r"), resume=True, **args)
+    with pytest.raises(gr.Error, match="two different perturbed streams"):
+        train_tab.start_training(job, "detective_sam", "compact", str(data), str(runs_dir / "r"), resume=False,
+                                 **{**args, "overrides_text": "perturbation.streams=blur,blur"})
     with pytest.raises(gr.Error, match="photo folder .* does not exist"):
         train_tab.start_forge(job, str(tmp_path / "no-photos"), str(tmp_path / "out"), 4, 128, 0)
     assert not job.running
@@ -320,7 +323,7 @@ def test_train_tab_trains_a_real_engine_and_inspect_lists_the_run(tmp_path: Path
 
     job = BackgroundJob("training")
     out = runs_dir / "tiny-run"
-    train_tab.start_training(job, "detective_sam", "compact", str(data), str(out), 1, 1e-3, 4, 0, False,
+    train_tab.start_training(job, "detective_sam", "compact", str(data), str(out), 1, 1e-3, 4, 0, False, "",
                              resume=False)
     snap = job.wait(120)
     assert snap.state == FINISHED, snap.error

@@ -19,6 +19,7 @@ from engines.paths import check_input_dir, check_output_dir
 from engines.runs import trainable_engine_names
 from engines.settings import get_settings
 from engines.training import TrainProgress
+from engines.config_overrides import apply_overrides
 from engines.training_run import TrainOutcome, TrainRequest, run_training
 from ui import views
 from ui.jobs import IDLE, BackgroundJob, JobContext, JobSnapshot
@@ -63,7 +64,7 @@ def _train_work(request: TrainRequest):
 
 def start_training(job: BackgroundJob, engine: str | None, profile: str | None, data_text: str, out_text: str,
                    epochs: float, lr: float, batch_size: float, seed: float, init_shipped: bool,
-                   resume: bool) -> tuple[str, gr.Timer]:
+                   overrides_text: str, resume: bool) -> tuple[str, gr.Timer]:
     """Check the inputs, then train in the background; `resume` continues the run folder's checkpoint."""
     if not engine:
         raise gr.Error("Choose an engine to train.")
@@ -77,9 +78,13 @@ def start_training(job: BackgroundJob, engine: str | None, profile: str | None, 
         if not resume and has_checkpoint(out):
             raise WorkbenchError(
                 f"{out} already holds a run. Press Resume to continue it, or choose another run folder.")
+        changes = tuple(line.strip() for line in (overrides_text or "").splitlines() if line.strip())
+        cls = engine_class(engine)
+        apply_overrides(cls.profiles[profile or cls.default_profile], changes)
         request = TrainRequest(engine=engine, profile=profile, data=data, out_dir=out, epochs=int(epochs), lr=float(lr),
                                batch_size=int(batch_size), seed=int(seed), init_from_shipped=bool(init_shipped),
-                               resume=bool(resume))
+                               resume=bool(resume),
+                               overrides=changes)
         verb = "resuming" if resume else "training"
         job.start(f"{verb} {engine_class(engine).title} ({request.profile}) on {data.name}", _train_work(request),
                   kind="train", out=str(out))
@@ -180,6 +185,8 @@ def build_train_tab(app: gr.Blocks) -> BackgroundJob:
                 batch_size = gr.Number(8, precision=0, minimum=1, label="Batch size")
                 seed = gr.Number(0, precision=0, label="Seed")
             init_shipped = gr.Checkbox(False, label="Start from the shipped weights (adapt them to this data)")
+            overrides = gr.Textbox(label="Configuration changes (KEY=VALUE, one a line; optional)", lines=2,
+                                   placeholder="perturbation.streams=blur,jpeg", elem_id="train-overrides")
             out = gr.Textbox(default_run_folder(first, profile.value), label="Run folder (checkpoints and weights)",
                              elem_id="train-out")
             with gr.Row():
@@ -193,7 +200,7 @@ def build_train_tab(app: gr.Blocks) -> BackgroundJob:
             history = gr.Dataframe(headers=HISTORY_HEADERS, label="Per epoch (validation on held-out samples)",
                                    interactive=False)
 
-    hyper = [engine, profile, data, out, epochs, lr, batch_size, seed, init_shipped]
+    hyper = [engine, profile, data, out, epochs, lr, batch_size, seed, init_shipped, overrides]
     engine.change(profile_update, engine, [profile, out])
     profile.change(default_run_folder, [engine, profile], out)
     start.click(lambda *v: start_training(job, *v, resume=False), hyper, [status, timer])

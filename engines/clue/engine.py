@@ -26,6 +26,7 @@ class CLUEEngine(Engine):
     title = "CLUE"
     profiles = PROFILES
     default_profile = "compact"
+    trainer_module = "engines.clue.train"
     threshold = 0.5
     reading_guide = (
         "CLUE adds rectified-flow noise to the image's latent (as Stable Diffusion 3 does) and "
@@ -43,12 +44,6 @@ class CLUEEngine(Engine):
     @classmethod
     def shipped_weights(cls, profile: str) -> Path:
         return get_settings().assets_dir / "clue" / f"{profile}.safetensors"
-
-    @classmethod
-    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
-        from engines.clue.train import make_trainer
-
-        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
 
     def _build(self) -> CLUE:
         weights = self.weights_path or self.shipped_weights(self.profile)

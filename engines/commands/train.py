@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", default=None,
                         help="start from these weights; 'shipped' = the project's trained weights "
                              "(continual adaptation to a new folder)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the profile's configuration, e.g. perturbation.streams=blur,jpeg "
+                             "(detective_sam); repeatable")
     parser.add_argument("--no-resume", action="store_true", help="ignore a checkpoint already in --out")
     parser.add_argument("--export", type=Path, default=None, help="also copy the final weights here")
 
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         init_from_shipped=args.init == "shipped",
         init_weights=Path(args.init) if args.init not in (None, "shipped") else None,
-        resume=not args.no_resume, max_minutes=args.max_minutes,
+        resume=not args.no_resume, max_minutes=args.max_minutes, overrides=tuple(args.overrides),
     )
     seen_epochs: set[int] = set()
 

@@ -39,9 +39,9 @@ from engines.registry import did_you_mean
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PERTURBED_STREAMS = ("blur", "noise")
-STREAMS = ("original", *PERTURBED_STREAMS)
-FUSED_STREAMS = ("adapted", *STREAMS)
+PERTURBATION_KINDS = ("blur", "noise", "jpeg")
+"""What a perturbed stream can be: Gaussian blur, Gaussian noise or JPEG re-compression."""
+FUSED_STREAMS = ("adapted", "original", "first perturbed", "second perturbed")
 """What the mask adapter weighs per pixel and per scale, in this order."""
 
 
@@ -49,14 +49,28 @@ FUSED_STREAMS = ("adapted", *STREAMS)
 class PerturbationConfig:
     """The two perturbed streams, both made from the original image in [0, 1].
 
-    The blur stream is a Gaussian blur (zero padding); the noise stream is the original plus
-    Gaussian noise, clamped to [0, 1] (it is not blurred: the authors' code perturbs the original
-    once per stream). The streams enter the adapters in the order blur, then noise.
+    `streams` names the kind of each, in the order the adapters see them; the released
+    checkpoints use blur then noise. Blur is a Gaussian blur with zero padding; noise is the
+    original plus Gaussian noise, clamped to [0, 1] (not blurred: the authors' code perturbs the
+    original once per stream); JPEG is a re-compression at `jpeg_quality` (the paper's third
+    perturbation, unused by both releases). The kinds are fixed when the adapters are trained.
     """
 
+    streams: tuple[str, str] = ("blur", "noise")
     blur_sigma: float = 1.5
     blur_kernel: int = 5
     noise_std: float = 0.15
+    jpeg_quality: int = 75
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in self.streams if kind not in PERTURBATION_KINDS]
+        if unknown or len(self.streams) != 2 or len(set(self.streams)) != 2:
+            raise WorkbenchError(
+                f"Detective SAM needs two different perturbed streams from {PERTURBATION_KINDS}; "
+                f"got {tuple(self.streams)}."
+            )
+        if not 1 <= self.jpeg_quality <= 100:
+            raise WorkbenchError(f"jpeg_quality must be 1–100, got {self.jpeg_quality}.")
 
     @classmethod
     def from_intensity(cls, intensity: float) -> PerturbationConfig:
@@ -113,6 +127,15 @@ class DetectiveSAMConfig:
                     f"{hidden} attention channels for a {channels}-channel scale; they must be "
                     f"divisible by the {groups} fused streams."
                 )
+
+    @property
+    def perturbed_streams(self) -> tuple[str, str]:
+        return self.perturbation.streams
+
+    @property
+    def streams(self) -> tuple[str, str, str]:
+        """Every encoded stream, the original first (the order of `encode_streams`' batch)."""
+        return ("original", *self.perturbation.streams)
 
     @property
     def coarse_grid(self) -> int:

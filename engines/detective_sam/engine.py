@@ -25,6 +25,7 @@ class DetectiveSAMEngine(Engine):
     title = "Detective SAM"
     profiles = PROFILES
     default_profile = "compact"
+    trainer_module = "engines.detective_sam.train"
     threshold = 0.5
     reading_guide = (
         "Detective SAM runs a frozen SAM encoder on the image and on a blurred and a noisy copy; "
@@ -43,12 +44,6 @@ class DetectiveSAMEngine(Engine):
         if cls.profiles[profile].backbone != "lite_medsam":
             return None
         return get_settings().assets_dir / "detective_sam" / f"{profile}.safetensors"
-
-    @classmethod
-    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
-        from engines.detective_sam.train import make_trainer
-
-        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
 
     def _build(self) -> DetectiveSAM:
         """Weights files that carry their configuration (our exports, imported releases) are
@@ -88,9 +83,11 @@ class DetectiveSAMEngine(Engine):
             maps={name: to_original_size(values[0], height, width) for name, values in shifts.items()},
             parameters={
                 "input_size": model.config.input_size,
+                "perturbed_streams": list(perturbation.streams),
                 "blur_sigma": perturbation.blur_sigma,
                 "blur_kernel": perturbation.blur_kernel,
                 "noise_std": perturbation.noise_std,
+                "jpeg_quality": perturbation.jpeg_quality,
                 "noise_seed": NOISE_SEED,
             },
         )

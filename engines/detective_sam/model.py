@@ -1,7 +1,8 @@
 """Detective SAM: a frozen SAM prompted by the shift its features undergo under perturbation.
 
 An image (B×3×S×S in [0, 1], S = `config.input_size`) is encoded three times by the frozen image
-encoder: as it is, blurred, and with noise added (see `PerturbationConfig`). The feature adapter
+encoder: as it is and under two perturbations (blur and noise in the releases; JPEG can replace
+either, see `PerturbationConfig`). The feature adapter
 corrects the original features with a residual computed from the perturbed ones; the mask adapter
 turns all streams into a logit prompt for SAM's mask input; the frozen prompt encoder and mask
 decoder produce the mask logits, resized bilinearly to S×S.
@@ -21,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engines.detective_sam.config import PERTURBED_STREAMS, STREAMS, DetectiveSAMConfig
+from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.feature_adapter import FeatureAdapter
 from engines.detective_sam.mask_adapter import MaskAdapter
 from engines.errors import ImageInputError
-from engines.perturb_torch import blur_tensor, noise_tensor
+from engines.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
 
 TRAINABLE_PREFIXES = ("adapters.", "mask_adapter.")
 
@@ -46,7 +47,7 @@ class DetectiveSAM(nn.Module):
     def _add_adapters(self, config: DetectiveSAMConfig) -> None:
         self.config = config
         self.adapters = FeatureAdapter(
-            config.scale_channels, config.hidden_dim, len(PERTURBED_STREAMS), config.dropout
+            config.scale_channels, config.hidden_dim, len(config.perturbed_streams), config.dropout
         )
         self.mask_adapter = MaskAdapter(config)
         self.register_buffer(
@@ -76,7 +77,7 @@ class DetectiveSAM(nn.Module):
     def perturb(
         self, images: torch.Tensor, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        """The three streams of (B, 3, S, S) images in [0, 1], keyed by `STREAMS`.
+        """The three streams of (B, 3, S, S) images in [0, 1], keyed by `config.streams`.
 
         `generator` (on the images' device) makes the noise reproducible.
         """
@@ -87,22 +88,24 @@ class DetectiveSAM(nn.Module):
                 f"in [0, 1]; got shape {tuple(images.shape)}. Resize the image first."
             )
         settings = self.config.perturbation
-        return {
-            "original": images,
-            "blur": blur_tensor(images, settings.blur_sigma, settings.blur_kernel),
-            "noise": noise_tensor(images, settings.noise_std, generator),
+        make = {
+            "blur": lambda: blur_tensor(images, settings.blur_sigma, settings.blur_kernel),
+            "noise": lambda: noise_tensor(images, settings.noise_std, generator),
+            "jpeg": lambda: jpeg_tensor(images, settings.jpeg_quality),
         }
+        return {"original": images, **{kind: make[kind]() for kind in settings.streams}}
 
     def encode_streams(
         self, images: torch.Tensor, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """Frozen-encoder features of every stream and scale, keyed by `feature_name`."""
         streams = self.perturb(images, generator)
-        batch = torch.cat([streams[name] for name in STREAMS])
+        names = self.config.streams
+        batch = torch.cat([streams[name] for name in names])
         pyramid = self._encode((batch - self.pixel_mean) / self.pixel_std)
         features = {}
         for scale, level in enumerate(pyramid):
-            for stream, chunk in zip(STREAMS, level.chunk(len(STREAMS)), strict=True):
+            for stream, chunk in zip(names, level.chunk(len(names)), strict=True):
                 features[feature_name(stream, scale)] = chunk
         return features
 
@@ -110,7 +113,7 @@ class DetectiveSAM(nn.Module):
         """(B, 1, S, S) mask logits from `encode_streams` output (the trainable part + decoder)."""
         scales = range(self.scale_count)
         original = [features[feature_name("original", s)] for s in scales]
-        perturbed = [[features[feature_name(p, s)] for p in PERTURBED_STREAMS] for s in scales]
+        perturbed = [[features[feature_name(p, s)] for p in self.config.perturbed_streams] for s in scales]
         adapted = self.adapters(original, perturbed)
         prompt = self.mask_adapter(adapted, original, perturbed)
         mask_size = self.sam_prompt_encoder.mask_input_size
@@ -136,7 +139,7 @@ class DetectiveSAM(nn.Module):
         maps = {}
         for scale in range(self.scale_count):
             original = features[feature_name("original", scale)]
-            for stream in PERTURBED_STREAMS:
+            for stream in self.config.perturbed_streams:
                 distance = torch.linalg.vector_norm(
                     features[feature_name(stream, scale)] - original, dim=1
                 )

@@ -26,6 +26,7 @@ class DiffForensicsEngine(Engine):
     title = "DiffForensics"
     profiles = PROFILES
     default_profile = "compact"
+    trainer_module = "engines.diffforensics.train"
     threshold = 0.5
     reading_guide = (
         "DiffForensics is an encoder-decoder whose decoder was first trained to remove "
@@ -43,12 +44,6 @@ class DiffForensicsEngine(Engine):
     @classmethod
     def shipped_weights(cls, profile: str) -> Path:
         return get_settings().assets_dir / "diffforensics" / f"{profile}.safetensors"
-
-    @classmethod
-    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
-        from engines.diffforensics.train import make_trainer
-
-        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
 
     def _build(self) -> DiffForensics:
         config: DiffForensicsConfig = self.config

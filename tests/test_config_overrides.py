@@ -1,0 +1,46 @@
+"""`--set KEY=VALUE` changes to engine configurations."""
+
+from __future__ import annotations
+
+import pytest
+
+from engines.catalog import engine_class
+from engines.config_overrides import apply_overrides
+from engines.detective_sam.config import COMPACT
+from engines.diffforensics.config import PROFILES as DIFFFORENSICS_PROFILES
+from engines.errors import WorkbenchError
+
+
+def test_nested_tuple_and_number_fields_are_parsed_by_their_current_type():
+    config = apply_overrides(COMPACT, ["perturbation.streams=blur, jpeg", "perturbation.jpeg_quality=60",
+                                       "dropout=0.2", "hidden_dim=32"])
+    assert config.perturbation.streams == ("blur", "jpeg")
+    assert config.perturbation.jpeg_quality == 60 and config.dropout == 0.2 and config.hidden_dim == 32
+    assert COMPACT.perturbation.streams == ("blur", "noise")
+
+
+def test_a_later_assignment_wins_and_other_fields_are_kept():
+    config = apply_overrides(DIFFFORENSICS_PROFILES["compact"],
+                             ["diffusion.noise=gaussian", "diffusion.noise=simplex", "diffusion.fixed_timestep=7"])
+    assert config.diffusion.noise == "simplex" and config.diffusion.fixed_timestep == 7
+    assert config.diffusion.timesteps == DIFFFORENSICS_PROFILES["compact"].diffusion.timesteps
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("perturbation.strems=blur,jpeg", "Did you mean 'streams'"),
+    ("perturbation=blur", "group of settings"),
+    ("hidden_dim=wide", "expected a value like 64"),
+    ("perturbation.streams=blur,blur", "two different perturbed streams"),
+    ("hidden_dim", "KEY=VALUE"),
+    ("dropout.rate=1", "no sub-fields"),
+])
+def test_mistakes_are_refused_with_a_message(assignment, message):
+    with pytest.raises(WorkbenchError, match=message):
+        apply_overrides(COMPACT, [assignment])
+
+
+def test_training_free_engines_cannot_make_a_trainer():
+    classic = engine_class("classic")
+    assert not classic.is_trainable() and engine_class("detective_sam").is_trainable()
+    with pytest.raises(WorkbenchError, match="training-free"):
+        classic.make_trainer("compact", None, None, 1, 0)
