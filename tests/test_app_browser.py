@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engines.catalog import engine_class, engine_names
 from engines.settings import get_settings
 from ui.headless import chromium, chromium_installed, served_app
 from synthetic_data import write_dataset
@@ -58,6 +59,28 @@ def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image
     page.locator("#classic-export").click()
     page.locator("#classic-report a[download$='_report.zip']").wait_for(timeout=WAIT)
     _screenshot(page, "inspect-classic")
+    page.close()
+
+
+@pytest.mark.parametrize("engine_name", ["detective_sam", "clue", "diffforensics", "ifdl_vlm"])
+def test_trained_engine_tab_shows_overlay_evidence_maps_and_explanation(app_url, browser, engine_name):
+    """Each method's own tab, with its shipped weights, on the bundled example."""
+    if engine_name not in engine_names() or not engine_class(engine_name).shipped_weights("compact").is_file():
+        pytest.skip(f"{engine_name} has no shipped weights here")
+    page = _open_tab(browser, app_url, engine_class(engine_name).title)
+    page.locator(f"#{engine_name}-upload input[type=file]").set_input_files(str(EXAMPLES / "spliced.jpg"))
+    page.locator(f"#{engine_name}-preview img").wait_for(timeout=WAIT)
+    page.locator(f"#{engine_name}-analyse").click()
+    overlay = page.locator(f"#{engine_name}-overlay img")
+    overlay.wait_for(timeout=3 * WAIT)
+    assert overlay.evaluate("img => img.naturalWidth") == 384
+    assert "Manipulation score: " in page.locator(f"#{engine_name}-score").inner_text()
+    page.locator(f"#{engine_name}-maps img").first.wait_for(timeout=WAIT)
+    if engine_name == "ifdl_vlm":
+        explanation = page.locator(f"#{engine_name}-explanation")
+        explanation.get_by_text("Class:").wait_for(timeout=WAIT)
+        assert len(explanation.inner_text().split()) > 20
+    _screenshot(page, f"inspect-{engine_name}")
     page.close()
 
 

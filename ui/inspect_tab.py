@@ -91,7 +91,7 @@ def build_inspect_panel(engine_name: str) -> None:
                 evidence = gr.JSON(label="Evidence: the measured numbers behind the result")
             mask_image = gr.Image(label="Binary mask", interactive=False, format="png", elem_id=f"{engine_name}-mask")
             maps = gr.Gallery(label="Evidence maps (each scaled to 0–1)", columns=4, rows=1, height=260,
-                              object_fit="contain", format="png")
+                              object_fit="contain", format="png", elem_id=f"{engine_name}-maps")
             provenance_line = gr.Markdown(elem_id=f"{engine_name}-provenance")
             with gr.Accordion("Provenance record", open=False):
                 provenance = gr.JSON(label="Provenance")
