@@ -14,6 +14,7 @@ from synthetic_data import write_dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import app_timing  # noqa: E402
+import hotspots  # noqa: E402
 import robustness  # noqa: E402
 import speed  # noqa: E402
 
@@ -92,3 +93,11 @@ def test_app_timing_table_reports_errors_as_notes():
     table = app_timing.markdown_table(rows).splitlines()
     assert table[2] == "| classic | compact | 2.50 | 1.50 | 1.25 | 0.75 |  |"
     assert table[3] == "| clue | compact | – | – | – | – | n/a: No trained CLUE weights |"
+
+
+def test_hotspots_name_the_classic_engines_own_steps():
+    rgb = speed.square_input(None, 96)
+    result = hotspots.hotspots("classic", rgb, top=3)
+    assert result["seconds"] > 0 and len(result["steps"]) == 3 and len(result["operators"]) == 3
+    assert all(row["project"] and row["cumulative_seconds"] < 0.9 * result["seconds"] for row in result["steps"])
+    assert "| classic (compact) |" in hotspots.markdown([result])
