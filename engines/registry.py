@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from engines.errors import UnknownNameError
@@ -15,6 +15,14 @@ def did_you_mean(name: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"{hint} Known: {', '.join(sorted(choices))}."
+
+
+def lookup(kind: str, name: str, choices: Mapping[str, T]) -> T:
+    """`choices[name]`, or an error naming the `kind` and the close matches."""
+    try:
+        return choices[name]
+    except KeyError:
+        raise UnknownNameError(f"Unknown {kind} {name!r}.{did_you_mean(name, list(choices))}") from None
 
 
 class Registry(Generic[T]):
@@ -32,12 +40,7 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"Unknown {self.kind} {name!r}.{did_you_mean(name, list(self._items))}"
-            ) from None
+        return lookup(self.kind, name, self._items)
 
     def names(self) -> list[str]:
         return sorted(self._items)

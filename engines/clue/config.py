@@ -47,8 +47,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from engines.errors import UnknownNameError, WorkbenchError
-from engines.registry import did_you_mean
+from engines.errors import WorkbenchError
+from engines.registry import lookup
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -304,7 +304,4 @@ PROFILES: dict[str, CLUEConfig] = {"full": FULL, "compact": COMPACT}
 
 
 def get_config(profile: str) -> CLUEConfig:
-    try:
-        return PROFILES[profile]
-    except KeyError:
-        raise UnknownNameError(f"Unknown CLUE profile {profile!r}.{did_you_mean(profile, list(PROFILES))}") from None
+    return lookup("CLUE profile", profile, PROFILES)

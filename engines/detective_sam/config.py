@@ -34,8 +34,8 @@ from typing import Any, Literal
 
 from engines.backbones.lite_medsam import LiteMedSAMConfig
 from engines.backbones.tiny_vit import TinyViTConfig
-from engines.errors import UnknownNameError, WorkbenchError
-from engines.registry import did_you_mean
+from engines.errors import WorkbenchError
+from engines.registry import lookup
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -192,10 +192,4 @@ PROFILES: dict[str, DetectiveSAMConfig] = {"full": FULL, "compact": COMPACT}
 
 
 def get_config(profile: str) -> DetectiveSAMConfig:
-    try:
-        return PROFILES[profile]
-    except KeyError:
-        raise UnknownNameError(
-            f"Unknown Detective SAM profile {profile!r}.{did_you_mean(profile, list(PROFILES))}"
-        ) from None
-
+    return lookup("Detective SAM profile", profile, PROFILES)

@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from engines.diffforensics.simplex import NOISE_KINDS, NoiseKind
-from engines.errors import UnknownNameError, WorkbenchError
-from engines.registry import did_you_mean
+from engines.errors import WorkbenchError
+from engines.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,4 @@ PROFILES: dict[str, DiffForensicsConfig] = {"full": FULL, "compact": COMPACT}
 
 
 def get_config(profile: str) -> DiffForensicsConfig:
-    try:
-        return PROFILES[profile]
-    except KeyError:
-        raise UnknownNameError(
-            f"Unknown DiffForensics profile {profile!r}.{did_you_mean(profile, list(PROFILES))}"
-        ) from None
+    return lookup("DiffForensics profile", profile, PROFILES)
