@@ -19,6 +19,7 @@ ENGINE_MODULES: dict[str, str] = {
     "clue": "engines.clue.engine",
     "detective_sam": "engines.detective_sam.engine",
     "diffforensics": "engines.diffforensics.engine",
+    "ifdl_vlm": "engines.ifdl_vlm.engine",
 }
 
 _instances: dict[tuple, Engine] = {}

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "import-detective-sam": "engines.commands.import_detective_sam",
     "pretrain": "engines.commands.pretrain",
     "train": "engines.commands.train",
+    "train-explainer": "engines.commands.train_explainer",
     "weights": "engines.commands.weights",
 }
 

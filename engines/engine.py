@@ -45,6 +45,8 @@ class Engine(ABC):
     profiles: ClassVar[dict[str, Any]]
     default_profile: ClassVar[str] = "compact"
     threshold: ClassVar[float] = 0.5
+    writes_explanations: ClassVar[bool] = False
+    """True for engines whose `_run(model, rgb, explain)` can skip writing an explanation."""
     trainer_module: ClassVar[str | None] = None
     """Module with `make_trainer(config, dataset, init_weights, batch_size, seed, progress)`;
     None for training-free engines."""
@@ -94,14 +96,16 @@ class Engine(ABC):
             self._model = None
             self._weights_sha256 = {}
 
-    def analyze(self, image: Any) -> Analysis:
+    def analyze(self, image: Any, explain: bool = True) -> Analysis:
+        """`explain=False` skips a written explanation (engines that write one): evaluations
+        need only the maps, scores and labels, which do not depend on it."""
         from engines.imageio import LoadedImage, load_image
 
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
         model = self.load()
         start = time.perf_counter()
         with self._lock:
-            raw = self._run(model, loaded.rgb)
+            raw = self._run(model, loaded.rgb, explain=explain) if self.writes_explanations else self._run(model, loaded.rgb)
         seconds = time.perf_counter() - start
         heatmap = np.clip(np.asarray(raw.heatmap, dtype=np.float32), 0.0, 1.0)
         expected = (loaded.height, loaded.width)

@@ -88,7 +88,7 @@ def evaluate(
         if chain is not None:
             loaded = dataclasses.replace(loaded, rgb=chain.apply(loaded.rgb, seed=seed + index))
         start = time.perf_counter()
-        analysis = engine.analyze(loaded)
+        analysis = engine.analyze(loaded, explain=False)
         seconds += time.perf_counter() - start
         heatmap = analysis.heatmap
         if gt is not None:

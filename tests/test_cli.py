@@ -11,6 +11,7 @@ import pytest
 
 from engines.cli import main
 from engines.settings import PROJECT_ROOT, get_settings
+from engines.store import get_store
 
 CASIA = get_settings().benchmarks_dir / "casia1"
 needs_casia = pytest.mark.skipif(not (CASIA / "index.json").is_file(), reason="casia1 benchmark not found")
@@ -64,3 +65,24 @@ def test_analyze_reports_unreadable_images(tmp_path, capsys):
     bad.write_text("not an image")
     assert main(["analyze", str(bad), "--engine", "classic", "--out", str(tmp_path / "out")]) == 1
     assert "skipped" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(get_store().find("efficientnet_lite0") is None, reason="EfficientNet-Lite0 weights not fetched")
+def test_pretrain_runs_resumes_and_exports(tmp_path, capsys):
+    from PIL import Image
+
+    from engines.synthetic import procedural_scene
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(2):
+        Image.fromarray(procedural_scene(seed, 300, 320)).save(photos / f"{seed}.jpg")
+    out, exported = tmp_path / "stage1", tmp_path / "copy.safetensors"
+    args = ["pretrain", "--photos", str(photos), "--out", str(out), "--epochs", "1", "--crops-per-epoch", "4",
+            "--batch-size", "2", "--noise", "gaussian", "--export", str(exported)]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["noise"] == "gaussian" and summary["epochs"] == 1 and len(summary["history"]) == 1
+    assert (out / "weights.safetensors").is_file() and exported.read_bytes() == (out / "weights.safetensors").read_bytes()
+    assert main(args[:6] + ["2"] + args[7:]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 2

@@ -22,8 +22,7 @@ from typing import Any
 
 from engines.backbones.lite_medsam import LiteMedSAMConfig
 from engines.backbones.tiny_vit import TinyViTConfig
-from engines.errors import UnknownNameError
-from engines.registry import did_you_mean
+from engines.registry import lookup
 
 CLASS_NAMES = ("real", "fully synthetic", "tampered")
 """Class order of the classifier (the authors' 0 real, 1 fully synthetic, 2 tampered)."""
@@ -111,7 +110,7 @@ COMPACT = IFDLConfig(
         lora_rank=8,
         lora_alpha=16,
         lora_targets=("q_proj", "v_proj"),
-        max_new_tokens=160,
+        max_new_tokens=120,
     ),
     sam="lite_medsam",
     lite_medsam=LiteMedSAMConfig(encoder=TinyViTConfig(image_size=128)),
@@ -123,10 +122,4 @@ PROFILES: dict[str, IFDLConfig] = {"full": FULL, "compact": COMPACT}
 
 
 def get_config(profile: str) -> IFDLConfig:
-    try:
-        return PROFILES[profile]
-    except KeyError:
-        raise UnknownNameError(
-            f"Unknown IFDL-VLM profile {profile!r}.{did_you_mean(profile, list(PROFILES))}"
-        ) from None
-
+    return lookup("IFDL-VLM profile", profile, PROFILES)

@@ -57,14 +57,15 @@ def regenerate_whole_image(rgb: np.ndarray, autoencoder: torch.nn.Module) -> np.
     return cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def add_fully_synthetic(source: Path, out_dir: Path, every: int = 2,
+def add_fully_synthetic(source: Path, out_dir: Path, every: int = 2, limit: int | None = None,
                         progress: Callable[[int, int], None] | None = None) -> ForgeryDataset:
-    """Write `out_dir/index.json`: `source`'s samples, with every `every`-th authentic photo
-    replaced by its regenerated version (see the module docstring)."""
+    """Write `out_dir/index.json`: `source`'s samples (the balanced subset of `limit`, see
+    `ForgeryDataset.subset`), with every `every`-th authentic photo replaced by its regenerated
+    version (see the module docstring)."""
     from engines.backbones.taef2 import load_taef2
     from engines.imageio import load_image
 
-    dataset = open_dataset(source)
+    dataset = open_dataset(source).subset(limit)
     autoencoder = load_taef2()
     (out_dir / SYNTHETIC_FOLDER).mkdir(parents=True, exist_ok=True)
     (out_dir / "meta").mkdir(exist_ok=True)

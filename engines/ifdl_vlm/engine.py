@@ -36,9 +36,9 @@ class IFDLVLMEngine(Engine):
     title = "IFDL-VLM"
     profiles = PROFILES
     default_profile = "compact"
+    trainer_module = "engines.ifdl_vlm.train"
     threshold = 0.5
-    generate_explanations = True
-    """Switch off (e.g. for detection/localization benchmarks) to skip the language model."""
+    writes_explanations = True
     reading_guide = (
         "IFDL-VLM first classifies the whole image as real, fully synthetic or tampered, and only "
         "an image classified tampered gets a mask (so a wrong class means no mask at all). The "
@@ -56,12 +56,6 @@ class IFDLVLMEngine(Engine):
         if profile != "compact":
             return None
         return get_settings().assets_dir / "ifdl_vlm" / f"{profile}.safetensors"
-
-    @classmethod
-    def make_trainer(cls, profile, dataset, init_weights, batch_size, seed, progress=None):
-        from engines.ifdl_vlm.train import make_trainer
-
-        return make_trainer(cls.profiles[profile], dataset, init_weights, batch_size, seed, progress)
 
     def _build(self) -> IFDLVLMModel:
         from engines.ifdl_vlm.explainer_train import load_explainer
@@ -87,9 +81,7 @@ class IFDLVLMEngine(Engine):
             self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
         return IFDLVLMModel(stage1, explainer).to(self.device).eval()
 
-    def _run(self, model: IFDLVLMModel, rgb: np.ndarray) -> RawOutput:
-        from engines.ifdl_vlm.explainer_train import patch_features
-
+    def _run(self, model: IFDLVLMModel, rgb: np.ndarray, explain: bool = True) -> RawOutput:
         config: IFDLConfig = model.stage1.config
         height, width = rgb.shape[:2]
         clip_images = to_square_input(rgb, config.vision.image_size).to(self.device)
@@ -104,8 +96,8 @@ class IFDLVLMEngine(Engine):
                                     float(probabilities[predicted]))
         evidence["class_probabilities"] = {name: round(float(p), 3) for name, p in zip(CLASS_NAMES, probabilities, strict=True)}
         text = None
-        if model.explainer is not None and self.generate_explanations:
-            features = patch_features(model.stage1, rgb, mask if mask.any() else None, config.explainer.alpha)
+        if model.explainer is not None and explain:
+            features = model.stage1.explainer_features(rgb, mask if mask.any() else None, config.explainer.alpha)
             text = model.explainer.explain(features.to(self.device), evidence_prompt(evidence))
         return RawOutput(
             heatmap=heatmap,

@@ -22,7 +22,6 @@ from engines.datasets import ForgeryDataset
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
 from engines.ifdl_vlm.config import CLASS_NAMES, IFDLConfig
 from engines.ifdl_vlm.data import held_out_indices, sample_class, sample_meta
-from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
 from engines.ifdl_vlm.evidence import measure_evidence
 from engines.ifdl_vlm.explainer import Explainer, load_language_model
 from engines.ifdl_vlm.model import IFDLStage1
@@ -35,16 +34,6 @@ from engines.store import file_sha256, get_store
 FEATURES = "patch_features"
 VALIDATION_SAMPLES = 16
 """Held-out samples whose LM loss is reported after every epoch (the full set takes minutes)."""
-
-
-def patch_features(stage1: IFDLStage1, rgb: np.ndarray, mask: np.ndarray | None, alpha: float) -> torch.Tensor:
-    """(1, N, width) region-aware penultimate-layer patch tokens of one image."""
-    image, square_mask = aligned_square_inputs(rgb, mask, stage1.config.vision.image_size)
-    device = stage1.clip_mean.device
-    image, square_mask = image.to(device), square_mask.to(device)
-    with torch.inference_mode():
-        return region_aware_features(lambda x: stage1.hidden_states(x, layer=-2)[:, 1:],
-                                     stage1.normalise(image), None if mask is None else square_mask, alpha)
 
 
 def build_explainer_cache(stage1: IFDLStage1, stage1_weights: Path, dataset: ForgeryDataset,
@@ -67,7 +56,7 @@ def build_explainer_cache(stage1: IFDLStage1, stage1_weights: Path, dataset: For
             evidence = measure_evidence(image.rgb, mask, label)
             texts[index] = {"prompt": evidence_prompt(evidence),
                             "answer": teacher_text(sample_meta(sample), evidence), "evidence": evidence}
-            features.append(patch_features(stage1, image.rgb, mask, config.explainer.alpha))
+            features.append(stage1.explainer_features(image.rgb, mask, config.explainer.alpha))
         return {FEATURES: torch.cat(features).numpy()}
 
     if FeatureCache.exists(folder) and not texts_file.is_file():

@@ -11,10 +11,12 @@ image embedding can therefore be cached (`image_embeddings`) and training runs
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
 from engines.ifdl_vlm.config import CLASS_NAMES, CLIP_MEAN, CLIP_STD, TAMPERED_CLASS, IFDLConfig
 from engines.ifdl_vlm.prompt_module import AttentionPromptModule
 
@@ -72,6 +74,14 @@ class IFDLStage1(nn.Module):
         """
         output = self.vision(pixel_values=pixel_values, output_hidden_states=layer != -1)
         return output.last_hidden_state if layer == -1 else output.hidden_states[layer]
+
+    def explainer_features(self, rgb: np.ndarray, mask: np.ndarray | None, alpha: float) -> torch.Tensor:
+        """(1, N, width) region-aware penultimate-layer patch tokens of one image for stage 2."""
+        image, square_mask = aligned_square_inputs(rgb, mask, self.config.vision.image_size)
+        image, square_mask = image.to(self.clip_mean.device), square_mask.to(self.clip_mean.device)
+        with torch.inference_mode():
+            return region_aware_features(lambda x: self.hidden_states(x, layer=-2)[:, 1:], self.normalise(image),
+                                         None if mask is None else square_mask, alpha)
 
     def classify(self, clip_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3) class logits and (B, N, width) patch tokens of [0, 1] images."""

@@ -4,7 +4,9 @@ The SAM image encoder never changes, so its embedding of every sample is compute
 (`engines.feature_cache`) with the square model input, the square mask and the class. Each step
 then runs CLIP, the classifier and the prompt module on all images of the batch, and the mask
 decoder only on the tampered ones. Loss: CE (3 classes) + BCE + Dice (weights 1, 1, 1), the mask
-terms only on tampered samples, as in the authors' code.
+terms only on tampered samples, as in the authors' code, except that BCE weighs tampered pixels
+4× (as compact Detective SAM): measured on our forge data, the unweighted BCE + Dice left the
+decoder at empty masks (held-out F1 0.00 after 5 epochs at lr 5e-4).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engines.cached_training import MASKS, CachedSegmentationTrainer, load_square_sample
+from engines.cached_training import MASKS, Batch, CachedSegmentationTrainer, load_square_sample
 from engines.datasets import ForgeryDataset
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
 from engines.ifdl_vlm.build import build_stage1
@@ -31,6 +33,7 @@ from engines.store import get_store
 CLIP_IMAGES = "clip_images"
 EMBEDDINGS = "image_embeddings"
 CLASSES = "class_label"
+TAMPERED_PIXEL_WEIGHT = 4.0
 
 
 def square_inputs(rgb_square: torch.Tensor, size: int) -> torch.Tensor:
@@ -65,14 +68,16 @@ def build_cache(model: IFDLStage1, dataset: ForgeryDataset, progress: Callable[[
 class IFDLStage1Trainer(CachedSegmentationTrainer):
     model: IFDLStage1
 
-    def logits(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, tensors: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        """Mask logits of every image (validation segments all, whatever the predicted class)."""
         return self.model.forward_from_embeddings(tensors[CLIP_IMAGES], tensors[EMBEDDINGS])[1]
 
     def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return bce_dice_loss(logits, target)
+        return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT)
 
-    def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        tensors = self.cache.batch(batch)
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """CE on every image + BCE + Dice on the tampered ones (the decoder runs on those only)."""
+        tensors = self.cache.batch(batch[0])
         labels = tensors[CLASSES][:, 0].long()
         class_logits, patches = self.model.classify(tensors[CLIP_IMAGES])
         ce = F.cross_entropy(class_logits, labels)

@@ -1,0 +1,295 @@
+"""IFDL-VLM: stage-1 plumbing, region-aware enhancement, teacher text, evidence, full-size builds,
+the explainer on a tiny random LM, and (when shipped weights exist) the real engine."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from engines.backbones.lite_medsam import TINY_CONFIG
+from engines.ifdl_vlm.build import build_stage1
+from engines.ifdl_vlm.config import COMPACT, FULL, TAMPERED_CLASS, ExplainerConfig, VisionConfig
+from engines.ifdl_vlm.data import held_out_indices
+from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
+from engines.ifdl_vlm.evidence import location_words, measure_evidence, region_facts
+from engines.ifdl_vlm.teacher import SECTIONS, evidence_prompt, split_sections, teacher_text
+
+TINY_SAM = dataclasses.replace(TINY_CONFIG, encoder=dataclasses.replace(TINY_CONFIG.encoder, image_size=64))
+TINY = dataclasses.replace(
+    COMPACT,
+    vision=VisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                        num_hidden_layers=2, num_attention_heads=2, pretrained=None),
+    lite_medsam=TINY_SAM,
+    sam_input_size=64,
+    classifier_hidden=16,
+    prompt_dim=TINY_CONFIG.encoder.out_chans,
+    prompt_heads=2,
+    explainer=dataclasses.replace(COMPACT.explainer, pooled_grid=2, max_new_tokens=12),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_stage1():
+    torch.manual_seed(0)
+    return build_stage1(TINY)
+
+
+def test_stage1_shapes_and_trainable_parts(tiny_stage1):
+    size = TINY.sam_input_size
+    images = torch.rand(3, 3, size, size)
+    clip_images = torch.nn.functional.interpolate(images, size=32)
+    class_logits, masks = tiny_stage1.forward_from_embeddings(clip_images, tiny_stage1.image_embeddings(images))
+    assert class_logits.shape == (3, 3)
+    assert masks.shape == (3, 1, size, size)
+    trainable = {n.split(".")[0] for n, p in tiny_stage1.named_parameters() if p.requires_grad}
+    assert trainable == {"vision", "classifier", "prompt_module", "mask_decoder"}
+
+
+def test_class_token_is_taken_before_post_layernorm(tiny_stage1):
+    clip_images = torch.rand(2, 3, 32, 32)
+    tokens = tiny_stage1.vision(pixel_values=tiny_stage1.normalise(clip_images)).last_hidden_state
+    logits, patches = tiny_stage1.classify(clip_images)
+    assert torch.allclose(logits, tiny_stage1.classifier(tokens[:, 0]))
+    assert patches.shape == (2, 16, 32)
+
+
+def test_prompt_module_gives_one_token_that_depends_on_the_logits(tiny_stage1):
+    patches = torch.randn(2, 16, 32)
+    logits = torch.randn(2, 3)
+    prompt = tiny_stage1.prompt_module(patches, logits)
+    assert prompt.shape == (2, 1, TINY.prompt_dim)
+    assert not torch.allclose(prompt, tiny_stage1.prompt_module(patches, logits + torch.tensor([5.0, -5.0, 0.0])))
+
+
+def test_only_images_predicted_tampered_are_segmented(tiny_stage1):
+    size = TINY.sam_input_size
+    images = torch.rand(2, 3, size, size)
+    clip_images = torch.rand(2, 3, 32, 32)
+    classifier = tiny_stage1.classifier[-1]
+    original = classifier.bias.detach().clone()
+    try:
+        with torch.no_grad():
+            classifier.bias.copy_(torch.tensor([100.0, 0.0, 0.0]))
+            probabilities, masks = tiny_stage1.predict(clip_images, images)
+            assert (probabilities.argmax(-1) == 0).all() and masks.abs().sum() == 0
+            classifier.bias.copy_(torch.tensor([0.0, 0.0, 100.0]))
+            probabilities, masks = tiny_stage1.predict(clip_images, images)
+            assert (probabilities.argmax(-1) == TAMPERED_CLASS).all() and masks.sum() > 0
+    finally:
+        with torch.no_grad():
+            classifier.bias.copy_(original)
+
+
+def _encoder(seed: int = 0):
+    torch.manual_seed(seed)
+    conv = torch.nn.Conv2d(3, 4, 4, stride=4)
+    return lambda x: conv(x).flatten(2).transpose(1, 2)
+
+
+def test_region_aware_enhancement_math():
+    encode = _encoder()
+    x = torch.randn(2, 3, 16, 16)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 0.8
+    with torch.no_grad():
+        plain = encode(x)
+        assert torch.allclose(region_aware_features(encode, x, mask, alpha=1.0), plain)
+        assert torch.allclose(region_aware_features(encode, x, torch.ones_like(mask), alpha=0.5), plain)
+        assert torch.allclose(region_aware_features(encode, x, None, alpha=0.5), plain)
+        binary = (mask > 0.5).float()
+        expected = 0.3 * plain + 0.7 * encode(x * binary)
+        assert torch.allclose(region_aware_features(encode, x, mask, alpha=0.3), expected, atol=1e-6)
+
+
+def test_image_and_mask_stay_aligned_on_non_square_images():
+    rgb = np.zeros((60, 180, 3), np.uint8)
+    mask = np.zeros((60, 180), bool)
+    mask[:, 120:] = True
+    rgb[mask] = 255
+    image, square = aligned_square_inputs(rgb, mask, 30)
+    assert image.shape == (1, 3, 30, 30) and square.shape == (1, 1, 30, 30)
+    bright = image[0, 0] > 0.5
+    assert torch.equal(bright, square[0, 0] > 0.5)
+    assert square[0, 0, :, 20:].all() and not square[0, 0, :, :20].any()
+    _, no_mask = aligned_square_inputs(rgb, None, 30)
+    assert no_mask.min() == 1.0
+
+
+def test_explainer_features_read_the_penultimate_layer_and_use_the_mask(tiny_stage1):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 80, 3), dtype=np.uint8)
+    mask = np.zeros((40, 80), bool)
+    mask[:, :40] = True
+    image, _ = aligned_square_inputs(rgb, None, 32)
+    with torch.no_grad():
+        expected = tiny_stage1.hidden_states(tiny_stage1.normalise(image), layer=-2)[:, 1:]
+    assert torch.allclose(tiny_stage1.explainer_features(rgb, mask, alpha=1.0), expected, atol=1e-6)
+    assert torch.allclose(tiny_stage1.explainer_features(rgb, None, alpha=0.5), expected, atol=1e-6)
+    assert not torch.allclose(tiny_stage1.explainer_features(rgb, mask, alpha=0.5), expected, atol=1e-4)
+
+
+def test_location_words_and_region_numbers():
+    mask = np.zeros((90, 120), bool)
+    mask[0:30, 0:40] = True
+    facts = region_facts(mask)
+    assert facts["box_xyxy"] == [0, 0, 40, 30]
+    assert facts["area_fraction"] == pytest.approx(1200 / 10800, abs=1e-4)
+    assert facts["location"] == "upper left"
+    assert location_words((60.0, 45.0), 90, 120) == "center"
+    assert location_words((110.0, 80.0), 90, 120) == "lower right"
+    assert region_facts(np.zeros((4, 4), bool)) is None
+
+
+def test_evidence_measures_the_noisier_region(spliced_image):
+    rgb, mask = spliced_image
+    evidence = measure_evidence(rgb, mask, "tampered", 0.9)
+    assert evidence["region"]["box_xyxy"] == [120, 80, 220, 160]
+    assert evidence["region"]["location"] == "center"
+    assert evidence["noise_sigma_inside"] > 2 * evidence["noise_sigma_outside"]
+    assert evidence["probability"] == 0.9
+    whole = measure_evidence(rgb, None, "real")
+    assert whole["region"] is None and "noise_sigma_image" in whole
+
+
+def test_teacher_text_has_all_sections_and_names_the_region(spliced_image):
+    rgb, mask = spliced_image
+    evidence = measure_evidence(rgb, mask, "tampered")
+    text = teacher_text({"edit_type": "splice", "params": {}}, evidence)
+    sections = split_sections(text)
+    assert list(sections) == list(SECTIONS) and all(sections.values())
+    assert "center" in sections["Areas"] and "(120, 80) to (220, 160)" in sections["Areas"]
+    inside, outside = evidence["noise_sigma_inside"], evidence["noise_sigma_outside"]
+    assert f"noise {inside:.1f} inside vs {outside:.1f} outside (higher)" in sections["Visual inconsistencies"]
+    assert "splicing" in sections["Type"] and "center" in sections["Summary"]
+    assert "center" in evidence_prompt(evidence) and "splic" not in evidence_prompt(evidence)
+    authentic = split_sections(teacher_text({"edit_type": "authentic"}, measure_evidence(rgb, None, "real")))
+    assert all(authentic.values()) and "authentic" in authentic["Summary"]
+
+
+def test_both_stages_hold_out_the_same_samples():
+    from engines.cached_training import CachedSegmentationTrainer
+
+    class Cache:
+        def __len__(self):
+            return 50
+
+    class Trainer(CachedSegmentationTrainer):
+        def forward(self, tensors, generator):
+            raise NotImplementedError
+
+        def loss_fn(self, logits, target):
+            raise NotImplementedError
+
+        def export(self, path):
+            raise NotImplementedError
+
+    reference = Trainer(torch.nn.Linear(1, 1), Cache(), seed=3)
+    train, validation = held_out_indices(50, seed=3)
+    assert validation == reference.validation_indices and train == reference.train_indices.tolist()
+
+
+def test_full_profile_builds_at_full_size_on_meta():
+    from accelerate import init_empty_weights
+
+    from engines.ifdl_vlm.build import build_llava
+
+    with init_empty_weights():
+        stage1 = build_stage1(FULL)
+        llava = build_llava()
+    vision = sum(p.numel() for p in stage1.vision.parameters())
+    assert 300e6 < vision < 306e6  # CLIP ViT-L/14 vision tower: 303M
+    assert stage1.classifier[0].in_features == 1024 and stage1.classifier[0].out_features == 512
+    decoder = sum(p.numel() for p in stage1.mask_decoder.parameters())
+    assert 3.9e6 < decoder < 4.2e6  # SAM's mask decoder: 4.06M
+    image_encoder = sum(p.numel() for p in stage1.image_encoder.parameters())
+    assert 630e6 < image_encoder < 640e6  # SAM ViT-H image encoder: 632M
+    total = sum(p.numel() for p in llava.parameters())
+    assert 13.2e9 < total < 13.5e9  # LLaVA-1.5-13B
+
+
+def _tiny_language_model():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["Type: splice. Areas: upper left region. Summary: tampered."], trainer)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|im_end|>")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(wrapped), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2))
+    return model, wrapped
+
+
+def test_explainer_trains_only_projector_and_lora_and_generates():
+    from engines.ifdl_vlm.explainer import Explainer
+
+    model, tokenizer = _tiny_language_model()
+    config = ExplainerConfig(pooled_grid=2, lora_rank=4, lora_alpha=8, lora_targets=("q_proj", "v_proj"),
+                             max_new_tokens=8)
+    explainer = Explainer(config, vision_dim=12, language_model=model, tokenizer=tokenizer)
+    trainable = explainer.trainable_state_dict()
+    assert trainable and all(k.startswith("projector.") or "lora_" in k for k in trainable)
+    features = torch.randn(2, 16, 12)
+    assert explainer.visual_tokens(features).shape == (2, 4, 32)
+    loss = explainer.loss(features, ["Detector: tampered.", "Detector: real."], ["Type: splice.", "Type: none."])
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert explainer.projector[0].weight.grad is not None
+    text = explainer.explain(features[:1], "Detector: tampered.")
+    assert isinstance(text, str)
+
+
+def _shipped_engine():
+    from engines.ifdl_vlm.engine import IFDLVLMEngine
+
+    weights = IFDLVLMEngine.shipped_weights("compact")
+    if weights is None or not weights.is_file():
+        pytest.skip("no shipped IFDL-VLM weights")
+    return IFDLVLMEngine("compact", device="cpu")
+
+
+def test_missing_weights_name_the_training_commands(tmp_path):
+    from engines.errors import WeightsError
+    from engines.ifdl_vlm.engine import IFDLVLMEngine
+
+    with pytest.raises(WeightsError, match="train-explainer"):
+        IFDLVLMEngine("compact", device="cpu", weights=tmp_path / "missing.safetensors").load()
+
+
+@pytest.mark.slow
+def test_shipped_engine_explains_each_image_and_names_its_region(spliced_image):
+    engine = _shipped_engine()
+    rgb, _ = spliced_image
+    noisier = np.clip(rgb + np.random.default_rng(1).normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+    first, second = engine.analyze(rgb), engine.analyze(noisier)
+    for result in (first, second):
+        assert result.label in ("real", "fully synthetic", "tampered")
+        assert result.text and all(name + ":" in result.text for name in SECTIONS)
+        region = result.evidence["region"]
+        if region is not None:
+            assert region["location"] in result.text
+    assert first.text != second.text
+
+
+@pytest.mark.slow
+def test_shipped_explainer_follows_the_mask_it_is_given(spliced_image):
+    """Stage 2 alone: the same image with a region in two places gets two explanations, each
+    naming its own region's location (the engine passes stage 1's mask the same way)."""
+    model = _shipped_engine().load()
+    rgb, _ = spliced_image
+    texts = []
+    for rows, cols, words in ((slice(0, 60), slice(0, 80), "upper left"), (slice(180, 240), slice(240, 320), "lower right")):
+        mask = np.zeros(rgb.shape[:2], bool)
+        mask[rows, cols] = True
+        evidence = measure_evidence(rgb, mask, "tampered")
+        features = model.stage1.explainer_features(rgb, mask, model.stage1.config.explainer.alpha)
+        text = model.explainer.explain(features, evidence_prompt(evidence))
+        assert words in split_sections(text)["Areas"]
+        texts.append(text)
+    assert texts[0] != texts[1]
