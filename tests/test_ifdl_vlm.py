@@ -293,3 +293,13 @@ def test_shipped_explainer_follows_the_mask_it_is_given(spliced_image):
         assert words in split_sections(text)["Areas"]
         texts.append(text)
     assert texts[0] != texts[1]
+
+
+def test_an_explanation_with_missing_sections_is_flagged():
+    from engines.ifdl_vlm.engine import flag_incomplete
+
+    whole = "\n".join(f"{name}: something." for name in SECTIONS)
+    assert flag_incomplete(whole) == whole
+    broken = flag_incomplete("Type: splice.\nAreas: the centre.")
+    assert broken.startswith("Type: splice.") and "Incomplete explanation" in broken
+    assert "Tampered content, Visual inconsistencies, Summary" in broken

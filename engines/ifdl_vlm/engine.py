@@ -13,7 +13,7 @@ from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, TAMPERED_CLASS, IFDLC
 from engines.ifdl_vlm.evidence import measure_evidence
 from engines.ifdl_vlm.explainer import Explainer
 from engines.ifdl_vlm.model import IFDLStage1
-from engines.ifdl_vlm.teacher import evidence_prompt
+from engines.ifdl_vlm.teacher import evidence_prompt, split_sections
 from engines.ifdl_vlm.weights import TRAINING_COMMANDS, load_part, split_weights
 from engines.settings import get_settings
 from engines.store import file_sha256, get_store
@@ -29,6 +29,16 @@ class IFDLVLMModel(torch.nn.Module):
         super().__init__()
         self.stage1 = stage1
         self.explainer = explainer
+
+
+def flag_incomplete(text: str) -> str:
+    """The generated text, with a visible warning when sections are missing (it happens on images
+    far from the training data, e.g. a flat grey one) so it is not read as a whole explanation."""
+    missing = [name for name, body in split_sections(text).items() if not body]
+    if not missing:
+        return text
+    return (f"{text}\n\n(Incomplete explanation — no {', '.join(missing)} section: the language "
+            "model went off track on this image; rely on the evidence numbers.)")
 
 
 class IFDLVLMEngine(Engine):
@@ -98,7 +108,7 @@ class IFDLVLMEngine(Engine):
         text = None
         if model.explainer is not None and explain:
             features = model.stage1.explainer_features(rgb, mask if mask.any() else None, config.explainer.alpha)
-            text = model.explainer.explain(features.to(self.device), evidence_prompt(evidence))
+            text = flag_incomplete(model.explainer.explain(features.to(self.device), evidence_prompt(evidence)))
         return RawOutput(
             heatmap=heatmap,
             score=1.0 - float(probabilities[REAL_CLASS]),
