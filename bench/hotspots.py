@@ -1,7 +1,8 @@
 """Where each engine spends its time: cProfile of `Engine.analyze` on one photo. Steps: the
-project's own functions (in `engines/`) by cumulative time, leaving out the wrappers that contain
-almost all of it (≥ 90 %), so the slowest step is named; operators: what has the most time of its
-own (torch/OpenCV calls appear as the built-in that ran them).
+project's own functions (in `engines/`) by cumulative time, leaving out the engine wrappers
+(`engine.py`: `analyze`, `_run`) that contain all of it, so the slowest step is named;
+operators: what has the most time of its own (torch/OpenCV calls appear as the built-in that ran
+them).
 
     python bench/hotspots.py --size 512 --top 4 --out runs/bench/hotspots
 
@@ -27,7 +28,7 @@ from engines.errors import WorkbenchError
 
 
 PACKAGE = "/engines/"
-WRAPPER_SHARE = 0.9
+WRAPPER_FILE = "engine.py"
 
 
 def hotspots(engine_name: str, rgb: Any, top: int) -> dict[str, Any]:
@@ -39,10 +40,11 @@ def hotspots(engine_name: str, rgb: Any, top: int) -> dict[str, Any]:
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt
-    rows = [{"function": f"{Path(filename).name}:{line}({function})", "project": f"{PACKAGE}" in filename,
+    rows = [{"function": f"{Path(filename).name}:{line}({function})",
+             "project": PACKAGE in filename and Path(filename).name != WRAPPER_FILE,
              "calls": calls, "own_seconds": own, "cumulative_seconds": cumulative}
             for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items()]
-    steps = sorted((r for r in rows if r["project"] and r["cumulative_seconds"] < WRAPPER_SHARE * total),
+    steps = sorted((r for r in rows if r["project"]),
                    key=lambda r: r["cumulative_seconds"], reverse=True)
     operators = sorted(rows, key=lambda r: r["own_seconds"], reverse=True)
     return {"engine": engine_name, "profile": engine.profile, "seconds": total,
