@@ -48,12 +48,13 @@ def provenance_record(analysis: Analysis) -> dict:
 
 
 def explanation_markdown(analysis: Analysis) -> str:
-    """IFDL-VLM-style class and written explanation; empty for engines that give none."""
+    """IFDL-VLM-style class and written explanation, a paragraph per line of the text (one per
+    section); empty for engines that give none."""
     parts = []
     if analysis.label:
         parts.append(f"**Class:** {analysis.label}")
     if analysis.text:
-        parts.append(analysis.text)
+        parts.append("\n\n".join(line.strip() for line in analysis.text.splitlines() if line.strip()))
     return "\n\n".join(parts)
 
 
