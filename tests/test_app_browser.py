@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from engines.catalog import engine_class, engine_names
+from engines.runs import trainable_engine_names
 from engines.settings import get_settings
 from ui.headless import chromium, chromium_installed, served_app
 from synthetic_data import write_dataset
@@ -165,7 +166,7 @@ def test_train_tab_offers_trainable_engines_and_checks_paths(app_url, browser):
     page = _open_tab(browser, app_url, "Train")
     engine = page.locator("#train-engine input")
     engine.wait_for(timeout=WAIT)
-    assert engine.input_value() == "Detective SAM"
+    assert engine.input_value() == engine_class(trainable_engine_names()[0]).title
     page.locator("#train-data textarea").fill("/usr/share")
     page.locator("#train-start").click()
     assert "outside the folders this workbench may use" in _toast(page, "/usr/share")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import replace
 from functools import partial
@@ -269,18 +268,16 @@ def _write_dataset(folder, count: int = 5) -> None:
 
 @needs_compact_backbones
 def test_train_command_then_analyze_with_the_trained_weights(tmp_path, monkeypatch):
-    from engines import catalog
+    from engines.cli import build_parser
     from engines.commands import train
 
     _write_dataset(tmp_path / "data")
-    monkeypatch.setitem(catalog.ENGINE_MODULES, "clue", "engines.clue.engine")
     monkeypatch.setattr(CLUEEngine, "profiles", {**CLUEEngine.profiles, "compact": LITE_MEDSAM_TINY})
     monkeypatch.setenv("FORGERY_CACHE", str(tmp_path / "cache"))
     get_settings.cache_clear()
     try:
-        args = argparse.Namespace(engine="clue", profile=None, data=str(tmp_path / "data"), out=tmp_path / "run",
-                                  epochs=1, lr=1e-3, batch_size=2, seed=0, max_minutes=None, init=None,
-                                  no_resume=False, export=None)
+        args = build_parser().parse_args(["train", "--engine", "clue", "--data", str(tmp_path / "data"),
+                                          "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "2"])
         assert train.run(args) == 0
         state = json.loads((tmp_path / "run" / "state.json").read_text())
         assert state["epoch"] == 1 and "val_latent_t0.60_f1" in state["history"][-1]
