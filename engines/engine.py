@@ -152,8 +152,13 @@ class Engine(ABC):
 
     @classmethod
     def shipped_weights(cls, profile: str) -> Path | None:
-        """The project's own trained weights for a profile (in assets/), if the engine has any."""
-        return None
+        """Where the project ships its own trained weights for a profile:
+        `assets/<engine>/<profile>.safetensors` for trainable engines, None for training-free ones."""
+        if not cls.is_trainable():
+            return None
+        from engines.settings import get_settings
+
+        return get_settings().assets_dir / cls.name / f"{profile}.safetensors"
 
     def describe(self) -> dict[str, Any]:
         """Status for the Models panel and `python -m engines engines`."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -12,7 +10,6 @@ from engines.clue.config import PROFILES, CLUEConfig
 from engines.clue.model import CLUE
 from engines.engine import Engine, RawOutput
 from engines.errors import WeightsError
-from engines.settings import get_settings
 from engines.store import file_sha256, get_store
 from engines.tensors import to_original_size, to_square_input, top_fraction_mean
 
@@ -40,10 +37,6 @@ class CLUEEngine(Engine):
         "small edits and thin structures can be missed, and re-compression or blur of the whole "
         "image weakens the latent evidence more than the SAM evidence."
     )
-
-    @classmethod
-    def shipped_weights(cls, profile: str) -> Path:
-        return get_settings().assets_dir / "clue" / f"{profile}.safetensors"
 
     def _build(self) -> CLUE:
         weights = self.weights_path or self.shipped_weights(self.profile)

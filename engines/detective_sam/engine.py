@@ -12,7 +12,6 @@ from engines.errors import WeightsError
 from engines.detective_sam.build import build_detective_sam, saved_config
 from engines.detective_sam.config import PROFILES, DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
-from engines.settings import get_settings
 from engines.store import file_sha256, get_store
 from engines.tensors import to_original_size, to_square_input, top_fraction_mean
 
@@ -43,7 +42,7 @@ class DetectiveSAMEngine(Engine):
         """The project trains and ships the compact adapters; full uses the released checkpoints."""
         if cls.profiles[profile].backbone != "lite_medsam":
             return None
-        return get_settings().assets_dir / "detective_sam" / f"{profile}.safetensors"
+        return super().shipped_weights(profile)
 
     def _build(self) -> DetectiveSAM:
         """Weights files that carry their configuration (our exports, imported releases) are

@@ -3,8 +3,6 @@ edge-cue probability maps of three decoder scales out."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -13,7 +11,6 @@ from engines.diffforensics.config import PROFILES, DiffForensicsConfig
 from engines.diffforensics.model import DiffForensics
 from engines.engine import Engine, RawOutput
 from engines.errors import WeightsError
-from engines.settings import get_settings
 from engines.store import file_sha256, get_store
 from engines.tensors import to_original_size, to_square_input
 
@@ -40,10 +37,6 @@ class DiffForensicsEngine(Engine):
         "thin structures and small edits can be missed; the compact model is small and trained "
         "on synthetic forgeries only."
     )
-
-    @classmethod
-    def shipped_weights(cls, profile: str) -> Path:
-        return get_settings().assets_dir / "diffforensics" / f"{profile}.safetensors"
 
     def _build(self) -> DiffForensics:
         config: DiffForensicsConfig = self.config

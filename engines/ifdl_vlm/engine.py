@@ -15,7 +15,6 @@ from engines.ifdl_vlm.explainer import Explainer
 from engines.ifdl_vlm.model import IFDLStage1
 from engines.ifdl_vlm.teacher import evidence_prompt, split_sections
 from engines.ifdl_vlm.weights import TRAINING_COMMANDS, load_part, split_weights
-from engines.settings import get_settings
 from engines.store import file_sha256, get_store
 from engines.tensors import to_original_size, to_square_input
 
@@ -63,9 +62,10 @@ class IFDLVLMEngine(Engine):
 
     @classmethod
     def shipped_weights(cls, profile: str) -> Path | None:
+        """Only the compact profile has weights of ours."""
         if profile != "compact":
             return None
-        return get_settings().assets_dir / "ifdl_vlm" / f"{profile}.safetensors"
+        return super().shipped_weights(profile)
 
     def _build(self) -> IFDLVLMModel:
         from engines.ifdl_vlm.explainer_train import load_explainer
