@@ -14,12 +14,20 @@ Accepted by ``open_dataset`` (see docs/metrics.md for how samples are then score
 
 Relative paths are resolved against the dataset folder, or the folder holding the index or list
 file, unless ``root`` is given. Masks are binarised at > 127 when loaded.
+
+A list is data from outside, so it is confined: every listed path must name an image file (by its
+extension) and must lie, after following links and '..', inside the dataset's folder or a data
+root (``engines.paths.data_roots``); anything else is refused before it is opened, so a refusal
+says nothing about whether the file exists. Messages name entries by line or entry number and
+never repeat a line of the list that is not an image path.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, zip_longest
@@ -27,7 +35,9 @@ from pathlib import Path
 from typing import overload
 
 import numpy as np
+from PIL import Image
 
+from engines import paths
 from engines.errors import DatasetError, ImageInputError
 from engines.imageio import LoadedImage, load_image, load_mask
 
@@ -37,6 +47,8 @@ TAMPERED_LABELS = frozenset({"1", "true", "tampered", "fake", "forged", "manipul
 AUTHENTIC_LABELS = frozenset({"0", "false", "authentic", "real", "pristine"})
 LIST_SUFFIXES = frozenset({".csv", ".txt", ".lst"})
 MAX_NAMED_FILES = 5
+MAX_LIST_BYTES = 64 * 1024 * 1024
+"""An index or list this large is not a dataset list (the largest benchmark lists are ~1 MB)."""
 
 
 @dataclass(frozen=True)
@@ -130,11 +142,14 @@ class ForgeryDataset(Sequence[Sample]):
         return image, mask
 
 
-def open_dataset(path: str | Path, *, root: str | Path | None = None) -> ForgeryDataset:
+def open_dataset(path: str | Path, *, root: str | Path | None = None,
+                 extra_roots: Iterable[str | Path] = ()) -> ForgeryDataset:
     """Read a dataset folder, index or list (formats in the module docstring).
 
-    Raises DatasetError for a missing path, an unknown format, a malformed index or line (named
-    by entry or line number), listed files that do not exist, or a dataset with no samples.
+    Listed files must lie in the dataset's folder (`root` when given), a data root or one of
+    `extra_roots`. Raises DatasetError for a missing path, an unknown format, a malformed index or
+    line (named by entry or line number), listed paths outside those folders, listed files that
+    do not exist, or a dataset with no samples.
     """
     source = Path(path).expanduser()
     if not source.exists():
@@ -170,8 +185,10 @@ def open_dataset(path: str | Path, *, root: str | Path | None = None) -> Forgery
         )
     if not samples:
         raise DatasetError(f"Dataset {source} lists no images.")
-    _check_files_exist(samples, source)
-    return ForgeryDataset(samples, root=base, name=name)
+    roots = [Path(os.path.realpath(base)), *paths.data_roots(), *(Path(os.path.realpath(r)) for r in extra_roots)]
+    confined = _confined(samples, source, base, roots)
+    _check_files_exist(confined, source)
+    return ForgeryDataset(confined, root=base, name=name)
 
 
 def _resolve(base: Path, entry: str) -> Path:
@@ -179,9 +196,19 @@ def _resolve(base: Path, entry: str) -> Path:
     return entry_path if entry_path.is_absolute() else base / entry_path
 
 
-def _sample(base: Path, image: str, mask: str, tampered: bool | None = None) -> Sample:
+def _image_suffixes() -> frozenset[str]:
+    return frozenset(Image.registered_extensions())
+
+
+def _sample(base: Path, image: str, mask: str, where: str, tampered: bool | None = None) -> Sample:
     """A sample from listed text; without a label, having a mask is what marks it tampered."""
     has_mask = mask.strip().lower() not in NO_MASK
+    for column, text in (("image", image), ("mask", mask if has_mask else "")):
+        if text and Path(text.strip()).suffix.lower() not in _image_suffixes():
+            raise DatasetError(
+                f"{where}: the {column} column does not name an image file (.png, .jpg, .tif, …), so "
+                "this is not a dataset list; its lines are not shown."
+            )
     return Sample(
         _resolve(base, image),
         _resolve(base, mask) if has_mask else None,
@@ -190,6 +217,16 @@ def _sample(base: Path, image: str, mask: str, tampered: bool | None = None) -> 
 
 
 def _read_text(path: Path) -> str:
+    """The text of an index or list, refused unread when it is not a regular file of list size."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise DatasetError(f"{path} cannot be read ({error.strerror}).") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(f"{path} is not a regular file (a device, pipe or socket), so it is not a dataset list.")
+    if info.st_size > MAX_LIST_BYTES:
+        raise DatasetError(f"{path} is {info.st_size / 2**20:.0f} MB, too large for a dataset list "
+                           f"(at most {MAX_LIST_BYTES // 2**20} MB).")
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
@@ -206,6 +243,11 @@ def _read_index(index: Path, base: Path) -> list[Sample]:
         raise DatasetError(
             f"{index} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
         ) from error
+    except RecursionError as error:
+        raise DatasetError(
+            f"{index} nests lists or objects too deeply to be a dataset index (an index is a flat "
+            "list of [image, mask] pairs)."
+        ) from error
     if not isinstance(entries, list):
         raise DatasetError(
             f"{index} must hold a JSON list of [image, mask] pairs, found {type(entries).__name__}."
@@ -216,10 +258,18 @@ def _read_index(index: Path, base: Path) -> list[Sample]:
         if not (is_pair and all(isinstance(part, str) for part in entry)):
             raise DatasetError(
                 f"{index}, entry {number}: expected [image, mask] (two strings, mask \"Negative\" for "
-                f"an authentic image), found {json.dumps(entry)[:120]}."
+                f"an authentic image), found {_kind_of(entry)}."
             )
-        samples.append(_sample(base, *entry))
+        samples.append(_sample(base, *entry, where=f"{index}, entry {number}"))
     return samples
+
+
+def _kind_of(value: object) -> str:
+    """What a JSON value is, without its contents."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    return {dict: "an object", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -244,7 +294,10 @@ def _parse_label(text: str, where: str) -> bool:
         return True
     if label in AUTHENTIC_LABELS:
         return False
-    raise DatasetError(f"{where}: label {text!r} is neither tampered (1) nor authentic (0).")
+    raise DatasetError(
+        f"{where}: the label column is neither tampered ({', '.join(sorted(TAMPERED_LABELS))}) nor "
+        f"authentic ({', '.join(sorted(AUTHENTIC_LABELS))})."
+    )
 
 
 def _list_rows(list_file: Path) -> Iterator[tuple[int, list[str]]]:
@@ -281,8 +334,33 @@ def _read_list(list_file: Path, base: Path) -> list[Sample]:
                 f"found {len(fields)} fields."
             )
         label = _parse_label(fields[2], where) if len(fields) == 3 else None
-        samples.append(_sample(base, fields[0], fields[1] if len(fields) > 1 else "", label))
+        samples.append(_sample(base, fields[0], fields[1] if len(fields) > 1 else "", where, label))
     return samples
+
+
+def _confined(samples: list[Sample], source: Path, base: Path, roots: list[Path]) -> list[Sample]:
+    """The samples with their paths resolved; refused when any path resolves outside `roots`.
+
+    The refusal depends only on where a path leads (nothing is opened), never on whether the file
+    exists, so it reveals nothing about the files it names.
+    """
+    resolved, outside = [], []
+    for sample in samples:
+        image = Path(os.path.realpath(sample.image))
+        mask = Path(os.path.realpath(sample.mask)) if sample.mask is not None else None
+        outside += [str(listed) for listed, real in ((sample.image, image), (sample.mask, mask))
+                    if real is not None and not paths.is_within(real, roots)]
+        resolved.append(Sample(image, mask, sample.tampered))
+    if outside:
+        named = ", ".join(outside[:MAX_NAMED_FILES])
+        more = f" and {len(outside) - MAX_NAMED_FILES} more" if len(outside) > MAX_NAMED_FILES else ""
+        raise DatasetError(
+            f"{len(outside)} path(s) listed by dataset {source} lead outside its folder {base} and the "
+            f"data roots, so they were not opened: {named}{more}. A dataset may list files in its own "
+            f"folder, or in a data root ({', '.join(str(r) for r in roots[1:])}); add a folder to "
+            f"{paths.DATA_ROOTS_VARIABLE} to allow it."
+        )
+    return resolved
 
 
 def _check_files_exist(samples: list[Sample], source: Path) -> None:

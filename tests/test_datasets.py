@@ -11,6 +11,7 @@ from PIL import Image
 
 from engines.datasets import ForgeryDataset, Sample, open_dataset
 from engines.errors import DatasetError
+from engines.paths import DATA_ROOTS_VARIABLE
 from engines.settings import get_settings
 
 
@@ -86,11 +87,15 @@ def test_trufor_csv_with_header_and_none_masks(folder_dataset: Path):
     ]
 
 
-def test_catnet_txt_without_header_and_absolute_paths(folder_dataset: Path, tmp_path: Path):
+def test_catnet_txt_without_header_and_absolute_paths_in_a_data_root(folder_dataset: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch):
     image, mask = folder_dataset / "tampered/t2.png", folder_dataset / "masks/t2.png"
     list_file = tmp_path / "lists" / "CASIA_list.txt"
     list_file.parent.mkdir()
     list_file.write_text(f"{image},{mask}\n# a comment\n\n{folder_dataset / 'authentic/a3.jpg'},None\n")
+    with pytest.raises(DatasetError, match="lead outside its folder"):
+        open_dataset(list_file)
+    monkeypatch.setenv(DATA_ROOTS_VARIABLE, str(folder_dataset))
     dataset = open_dataset(list_file)
     assert [s.image for s in dataset] == [image, folder_dataset / "authentic/a3.jpg"]
     assert dataset[0].mask == mask and dataset[0].tampered
@@ -194,7 +199,7 @@ def test_malformed_index_entry_names_the_entry(tmp_path: Path):
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("tampered/t1.png masks/t1.png 1\nauthentic/a1.jpg None maybe\n", "label 'maybe'"),
+        ("tampered/t1.png masks/t1.png 1\nauthentic/a1.jpg None maybe\n", "line 2: the label column is neither"),
         ("tampered/t1.png masks/t1.png 1 extra\n", "found 4 fields"),
     ],
 )

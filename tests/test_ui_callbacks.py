@@ -13,6 +13,7 @@ import pytest
 
 from engines.device import best_device
 from engines.errors import WorkbenchError
+from engines.paths import DATA_ROOTS_VARIABLE
 from engines.result import Analysis, Provenance
 from engines.runs import WEIGHTS_FILE, write_run_record
 from engines.settings import get_settings
@@ -38,6 +39,12 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield get_settings().runs_dir
     monkeypatch.undo()
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def tmp_path_is_a_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' datasets live in tmp_path, which the workbench may then read (engines.paths)."""
+    monkeypatch.setenv(DATA_ROOTS_VARIABLE, str(tmp_path))
 
 
 def _ignore_progress(*args, **kwargs) -> None:
@@ -220,7 +227,7 @@ def test_robustness_sweep_plots_and_tabulates_each_intensity():
 # ---- Evaluate ------------------------------------------------------------------------------------
 
 
-def test_evaluate_runs_in_the_background_then_fills_table_exports_and_browser(tmp_path: Path):
+def test_evaluate_runs_in_the_background_then_fills_table_exports_and_browser(tmp_path: Path, runs_dir: Path):
     data = write_dataset(tmp_path / "tiny", n_tampered=2, n_authentic=1)
     job = BackgroundJob("evaluation")
     status, timer = evaluate_tab.start_evaluation(job, ["classic"], None, str(data), ["none", "jpeg=70"], "", 0,
@@ -230,7 +237,8 @@ def test_evaluate_runs_in_the_background_then_fills_table_exports_and_browser(tm
     assert shown == job.snapshot().job_id and "<progress" in progress
     assert [row[:2] for row in table] == [["classic", "none"], ["classic", "jpeg(quality=70)"]]
     assert Path(csv_path).read_text().startswith("engine,perturbation,pixel_f1")
-    assert Path(json_path).is_file()
+    assert Path(json_path).is_file() and outcome.json.read_bytes() == Path(json_path).read_bytes()
+    assert outcome.csv.parent.parent == runs_dir / "evaluations"
     assert runs["choices"] == ["classic · none", "classic · jpeg(quality=70)"]
     assert evaluate_tab.poll(job, shown, outcome)[2] == gr.update()  # shown once, not on every tick
     worst, best = evaluate_tab.browse(outcome, runs["value"])

@@ -3,12 +3,14 @@ metrics table, CSV/JSON export and a browser of the worst and best images."""
 
 from __future__ import annotations
 
+import datetime
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
+from engines.bundle import safe_stem
 from engines.catalog import engine_class, engine_names, get_engine
 from engines.datasets import ForgeryDataset, open_dataset
 from engines.evaluate import ImageRecord, worst_and_best
@@ -21,6 +23,7 @@ from engines.render import mask_outline, overlay, resize_map
 from engines.robustness import perturb_image
 from engines.settings import get_settings
 from ui import views
+from ui.gradio_files import downloadable, upload_folder
 from ui.jobs import IDLE, BackgroundJob, JobContext
 from ui.messages import user_errors
 
@@ -60,9 +63,17 @@ def open_chosen_dataset(benchmark: str | None, custom_path: str, limit: float) -
     if not typed and not benchmark:
         raise gr.Error("Choose a benchmark or type the path of a dataset folder.")
     with user_errors():
-        path = check_input_dir(typed or benchmark, "dataset", allow_file=True)
+        path = check_input_dir(typed or benchmark, "dataset", allow_file=True, extra_roots=[upload_folder()])
         dataset = open_dataset(path)
     return dataset.subset(int(limit)) if int(limit) > 0 else dataset
+
+
+def results_folder(dataset_name: str) -> Path:
+    """A new folder for one evaluation's files, under the runs folder (the only one the workbench writes)."""
+    root = get_settings().runs_dir / "evaluations"
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.mkdtemp(prefix=f"{safe_stem(dataset_name)}-{stamp}-", dir=root))
 
 
 def start_evaluation(job: BackgroundJob, engines: list[str], benchmark: str | None, custom_path: str,
@@ -79,7 +90,7 @@ def start_evaluation(job: BackgroundJob, engines: list[str], benchmark: str | No
     def work(context: JobContext) -> EvaluationOutcome:
         runs = evaluate_grid(engines, dataset, chains, seed=int(seed), include_authentic=bool(include_authentic),
                              progress=context.report, should_stop=context.should_stop)
-        folder = Path(tempfile.mkdtemp(prefix="forgery-evaluation-"))
+        folder = results_folder(dataset.name)
         return EvaluationOutcome(dataset, runs, write_metrics_csv(runs, folder / f"{dataset.name}_metrics.csv"),
                                  write_runs_json(runs, folder / f"{dataset.name}_evaluation.json"))
 
@@ -112,7 +123,7 @@ def poll(job: BackgroundJob, shown_id: int, outcome: EvaluationOutcome | None):
         status += "\n\n" + "\n\n".join(failed)
     return (progress, status, table_rows(result.runs),
             gr.update(choices=labels, value=labels[0] if labels else None),
-            str(result.csv), str(result.json), result, gr.Timer(active=False), snap.job_id)
+            downloadable(result.csv), downloadable(result.json), result, gr.Timer(active=False), snap.job_id)
 
 
 def _run(outcome: EvaluationOutcome | None, label: str | None) -> GridRun:

@@ -22,6 +22,7 @@ from engines.training import TrainProgress
 from engines.config_overrides import apply_overrides
 from engines.training_run import TrainOutcome, TrainRequest, run_training
 from ui import views
+from ui.gradio_files import upload_folder
 from ui.jobs import IDLE, BackgroundJob, JobContext, JobSnapshot
 from ui.messages import info, user_errors
 
@@ -71,7 +72,7 @@ def start_training(job: BackgroundJob, engine: str | None, profile: str | None, 
     if None in (epochs, lr, batch_size, seed):
         raise gr.Error("Fill in the epochs, learning rate, batch size and seed.")
     with user_errors():
-        data = check_input_dir(data_text, "dataset folder", allow_file=True)
+        data = check_input_dir(data_text, "dataset folder", allow_file=True, extra_roots=[upload_folder()])
         out = check_output_dir(out_text, "run folder")
         if resume and not has_checkpoint(out):
             raise WorkbenchError(f"There is no checkpoint to resume in {out}. Press Start to begin a new run there.")

@@ -88,7 +88,7 @@ def add_fully_synthetic(source: Path, out_dir: Path, every: int = 2, limit: int 
         else:
             entries.append([str(sample.image), str(sample.mask) if sample.mask else "Negative"])
     (out_dir / "index.json").write_text(json.dumps(entries))
-    return open_dataset(out_dir)
+    return open_dataset(out_dir, extra_roots=[dataset.root])
 
 
 def held_out_indices(count: int, seed: int, validation_fraction: float = 0.1) -> tuple[list[int], list[int]]:
