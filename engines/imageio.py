@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import os
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,11 @@ class LoadedImage:
     n_frames: int
     """More than 1 for animations; the first frame is the one loaded."""
     jpeg_quality: int | None
-    """IJG quality 1–100 matching the luminance table; None if not a JPEG or a non-IJG table."""
+    """IJG quality 1–100 matching the luminance table (`jpeg_quality_estimate`); None if not a
+    JPEG or a non-IJG table."""
+    sha256: str | None = None
+    """SHA-256 of the file's bytes as read (None for in-memory pixels: arrays and PIL images)."""
+    file_bytes: int | None = None
 
     @property
     def height(self) -> int:
@@ -103,6 +108,8 @@ class LoadedImage:
             "had_alpha": self.had_alpha,
             "n_frames": self.n_frames,
             "jpeg_quality": self.jpeg_quality,
+            "sha256": self.sha256,
+            "file_bytes": self.file_bytes,
         }
 
 
@@ -114,13 +121,15 @@ class _Opened:
     format: str | None
     original_mode: str
     n_frames: int
+    sha256: str | None = None
+    file_bytes: int | None = None
 
 
 def load_image(src: ImageSource, *, max_megapixels: float | None = None) -> LoadedImage:
     """Load `src` as RGB uint8; `max_megapixels` defaults to `get_settings().max_megapixels`."""
     with _open(src, max_megapixels) as opened:
         original_size = opened.image.size
-        jpeg_quality = _jpeg_quality(opened.image)
+        estimate = jpeg_quality_estimate(opened.image)
         upright, exif_rotated = _apply_exif_orientation(opened.image)
         rgb, had_alpha = _to_rgb(upright)
     return LoadedImage(
@@ -132,7 +141,9 @@ def load_image(src: ImageSource, *, max_megapixels: float | None = None) -> Load
         exif_rotated=exif_rotated,
         had_alpha=had_alpha,
         n_frames=opened.n_frames,
-        jpeg_quality=jpeg_quality,
+        jpeg_quality=estimate.quality if estimate is not None and estimate.standard else None,
+        sha256=opened.sha256,
+        file_bytes=opened.file_bytes,
     )
 
 
@@ -154,19 +165,30 @@ def load_mask(
     return mask
 
 
-def _jpeg_quality(image: Image.Image) -> int | None:
-    """IJG quality (1–100) whose scaled luminance table best matches the image's own table.
+@dataclass(frozen=True)
+class JpegQualityEstimate:
+    """The one JPEG quality estimate of the workbench: the IJG (libjpeg) quality whose scaled
+    luminance table is closest to the file's own."""
 
-    Returns None for non-JPEGs and for tables that no IJG quality reproduces closely (e.g.
-    Photoshop's), where a number would mislead.
-    """
+    quality: int
+    mean_error: float
+    """Mean relative difference between the file's luminance table and that quality's table."""
+
+    @property
+    def standard(self) -> bool:
+        """True when an IJG quality reproduces the table closely; False for other encoders'
+        tables (e.g. Photoshop's), where `quality` is only the nearest IJG one."""
+        return self.mean_error <= _MAX_QUANT_TABLE_ERROR
+
+
+def jpeg_quality_estimate(image: Image.Image) -> JpegQualityEstimate | None:
+    """The quality estimate of a JPEG opened with Pillow; None for other formats."""
     tables = getattr(image, "quantization", None)
     if image.format != "JPEG" or not tables or 0 not in tables or len(tables[0]) != 64:
         return None
-    errors = np.abs(_ijg_tables() - np.asarray(tables[0])) / _ijg_tables()
-    mean_errors = errors.mean(axis=1)
+    mean_errors = (np.abs(_ijg_tables() - np.asarray(tables[0])) / _ijg_tables()).mean(axis=1)
     best = int(mean_errors.argmin())
-    return best + 1 if mean_errors[best] <= _MAX_QUANT_TABLE_ERROR else None
+    return JpegQualityEstimate(quality=best + 1, mean_error=float(mean_errors[best]))
 
 
 @functools.cache
@@ -190,9 +212,19 @@ def _open(src: ImageSource, max_megapixels: float | None) -> Iterator[_Opened]:
             yield _decoded(src, "<PIL image>", limit)
         return
     stream, source = _stream_of(src)
+    digest, size = _digest(stream)
     with _pillow_errors(source):
         with Image.open(stream) as image:
-            yield _decoded(image, source, limit)
+            yield replace(_decoded(image, source, limit), sha256=digest, file_bytes=size)
+
+
+def _digest(stream: Path | io.BytesIO) -> tuple[str, int]:
+    """SHA-256 and size of the bytes a file or buffer holds (the buffer is left at its start)."""
+    if isinstance(stream, Path):
+        with stream.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest(), stream.stat().st_size
+    data = stream.getvalue()
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _decoded(image: Image.Image, source: str, limit: float) -> _Opened:

@@ -1,4 +1,4 @@
-"""Turning maps into pictures: colour-mapped heatmaps, overlays and mask outlines.
+"""Turning maps into pictures: colour-mapped heatmaps, overlays, mask outlines and colour bars.
 
 Shared by the GUI and by the report files the command line writes, so both show the same thing.
 """
@@ -10,6 +10,8 @@ import numpy as np
 from matplotlib import colormaps
 
 COLORMAPS = ("inferno", "jet", "viridis", "magma", "gray")
+OUTLINE_HALO = (0, 0, 0)
+"""The dark outer stroke of a mask outline: with a bright inner stroke, visible on any image."""
 
 
 def colorize(values: np.ndarray, cmap: str = "inferno") -> np.ndarray:
@@ -22,21 +24,31 @@ def colorize(values: np.ndarray, cmap: str = "inferno") -> np.ndarray:
 def overlay(
     rgb: np.ndarray,
     heatmap: np.ndarray,
-    opacity: float = 0.5,
+    opacity: float = 0.6,
     cmap: str = "inferno",
 ) -> np.ndarray:
-    """Blend the colour-mapped heatmap over the image at a uniform opacity."""
-    colored = colorize(heatmap, cmap).astype(np.float32)
-    alpha = float(opacity)
+    """Blend the colour-mapped heatmap over the image with a per-pixel opacity of `opacity` × the
+    heatmap value: transparent where nothing is found, `opacity` where the value is 1."""
+    values = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    colored = colorize(values, cmap).astype(np.float32)
+    alpha = (float(opacity) * values)[:, :, None]
     return (rgb.astype(np.float32) * (1.0 - alpha) + colored * alpha + 0.5).astype(np.uint8)
 
 
-def mask_outline(rgb: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (0, 255, 0)) -> np.ndarray:
-    """Draw the mask's contour over the image (2 px per 1000 px of the long side, at least 1)."""
+def default_outline_width(shape: tuple[int, ...]) -> int:
+    """Inner stroke width: 2 px per 1000 px of the long side, at least 1."""
+    return max(1, round(2 * max(shape[:2]) / 1000))
+
+
+def mask_outline(rgb: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (0, 255, 0),
+                 width: int | None = None) -> np.ndarray:
+    """Draw the mask's contour over the image as a double stroke: a dark halo one pixel wider on
+    each side, then `color` (`width` px, default `default_outline_width`)."""
     out = np.ascontiguousarray(rgb.copy())
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    thickness = max(1, round(2 * max(mask.shape) / 1000))
-    cv2.drawContours(out, contours, -1, color, thickness)
+    width = max(1, int(width or default_outline_width(mask.shape)))
+    cv2.drawContours(out, contours, -1, OUTLINE_HALO, width + 2)
+    cv2.drawContours(out, contours, -1, color, width)
     return out
 
 
@@ -50,3 +62,40 @@ def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     if values.shape == (height, width):
         return values.astype(np.float32, copy=False)
     return cv2.resize(values.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def tick_label(value: float) -> str:
+    """A scale value as short as it can be written without misleading (0, 0.5, 0.031, 2.4e-05)."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 0.01:
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return f"{value:.2g}"
+
+
+def with_colour_bar(picture: np.ndarray, cmap: str, low: float = 0.0, high: float = 1.0,
+                    title: str = "") -> np.ndarray:
+    """`picture` (H×W×3 uint8) with a colour bar appended below it: the colormap from `low` (left)
+    to `high` (right), ticks at both ends and the middle, and `title` above the ticks."""
+    height, width = picture.shape[:2]
+    font_scale = float(np.clip(width / 900, 0.35, 0.9))
+    thickness = 1 if font_scale < 0.6 else 2
+    (_, text_height), baseline = cv2.getTextSize("0.5", cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    bar_height = max(8, round(text_height * 1.2))
+    margin = max(4, round(text_height * 0.6))
+    line = text_height + baseline + margin
+    strip = np.full((margin + bar_height + line * (2 if title else 1), width, 3), 255, np.uint8)
+    inset = max(2, width // 40)
+    ramp = np.tile(np.linspace(0.0, 1.0, max(1, width - 2 * inset), dtype=np.float32), (bar_height, 1))
+    strip[margin:margin + bar_height, inset:inset + ramp.shape[1]] = colorize(ramp, cmap)
+    ticks_y = margin + bar_height + text_height + margin // 2
+    for fraction, anchor in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0)):
+        text = tick_label(low + fraction * (high - low))
+        (text_width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        x = int(np.clip(inset + fraction * ramp.shape[1] - anchor * text_width, 0, max(0, width - text_width)))
+        cv2.putText(strip, text, (x, ticks_y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness,
+                    cv2.LINE_AA)
+    if title:
+        cv2.putText(strip, title, (inset, ticks_y + line), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
+                    thickness, cv2.LINE_AA)
+    return np.concatenate([picture, strip], axis=0)
