@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.render import colorize, tick_label, with_colour_bar
+
 SCALE_NAMES = {"0": "fine", "1": "medium", "2": "coarse"}
 STREAM_NAMES = {"blur": "blur", "noise": "added noise", "jpeg": "JPEG re-compression"}
 FIXED = {
@@ -59,3 +61,14 @@ def stretched(values: np.ndarray, low: float, high: float) -> np.ndarray:
     if span <= 0:
         return np.zeros_like(values, dtype=np.float32)
     return np.clip((values.astype(np.float32) - low) / span, 0.0, 1.0)
+
+
+def evidence_picture(name: str, values: np.ndarray, cmap: str = "inferno") -> tuple[np.ndarray, str]:
+    """An evidence map colour-mapped on its stated scale, with its colour bar, and its caption in
+    words (the scale included)."""
+    described = legend(name)
+    low, high = display_range(values, described.probability)
+    scale = "shared 0–1 scale" if described.probability else (
+        f"this map's own range {tick_label(low)}–{tick_label(high)}, compare places within it only")
+    picture = with_colour_bar(colorize(stretched(values, low, high), cmap), cmap, low, high)
+    return picture, f"{described.caption} ({scale})"

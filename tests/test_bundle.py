@@ -53,3 +53,24 @@ def test_shipped_examples_are_the_scenes_the_readme_describes():
     expected_image, expected_mask = spliced_scene(1)
     assert np.array_equal(mask, expected_mask)
     assert np.abs(image.rgb.astype(int) - expected_image).mean() < 3  # only JPEG loss
+
+
+def test_report_record_is_evidence_grade(tmp_path: Path):
+    """The input's SHA-256, UTC time, app version and commit, verdict in words with the reliability,
+    the reading guide and the provenance, in the JSON and the printable HTML."""
+    import hashlib
+    import json
+
+    source = get_settings().assets_dir / "examples" / "spliced.jpg"
+    image = load_image(source)
+    analysis = get_engine("classic").analyze(image)
+    archive = report_zip(image, [analysis], tmp_path)
+    folder = zipfile.ZipFile(archive)
+    record = json.loads(folder.read("spliced_classic.json"))
+    assert record["input"]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert record["generated_utc"].endswith("+00:00") and record["app"]["version"] and record["app"]["commit"]
+    assert record["verdict"]["headline"] and record["verdict"]["reliability"]
+    assert record["reading_guide"].startswith("The heatmap fuses") and record["provenance"]["engine"] == "classic"
+    page = folder.read("spliced_classic.html").decode()
+    assert record["input"]["sha256"] in page and record["verdict"]["headline"] in page
+    assert "@media print" in page and "How to read this" in page
