@@ -7,6 +7,7 @@ import gradio as gr
 from engines.catalog import engine_class, engine_names
 from ui.compare_tab import build_compare_tab
 from ui.evaluate_tab import build_evaluate_tab
+from ui.gradio_files import write_output_images_once
 from ui.inspect_tab import build_inspect_panel
 from ui.models_tab import build_models_tab, tables
 from ui.robustness_tab import build_robustness_tab
@@ -16,6 +17,7 @@ TITLE = "Forgery analyst workbench"
 
 
 def build_app() -> gr.Blocks:
+    write_output_images_once()
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\nFind and explain edited regions in an image.")
         with gr.Tabs():
