@@ -67,7 +67,8 @@ def evaluate(
 
     The perturbation chain is applied to the image only; when it changes the image size, the
     heatmap is resized back to the ground-truth mask so masks are never resampled. An image that
-    cannot be read is recorded with its error and left out of the metrics.
+    cannot be read, or that the engine refuses, is recorded with its error and left out of the
+    metrics.
     """
     pixel, image = PixelMetrics(), ImageMetrics()
     records: list[ImageRecord] = []
@@ -82,13 +83,13 @@ def evaluate(
             progress(index, len(dataset), sample.image.name)
         try:
             loaded, gt = dataset.load(index)
+            if chain is not None:
+                loaded = dataclasses.replace(loaded, rgb=chain.apply(loaded.rgb, seed=seed + index))
+            start = time.perf_counter()
+            analysis = engine.analyze(loaded, explain=False)
         except WorkbenchError as exc:
             record.error = str(exc)
             continue
-        if chain is not None:
-            loaded = dataclasses.replace(loaded, rgb=chain.apply(loaded.rgb, seed=seed + index))
-        start = time.perf_counter()
-        analysis = engine.analyze(loaded, explain=False)
         seconds += time.perf_counter() - start
         heatmap = analysis.heatmap
         if gt is not None:

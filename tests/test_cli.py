@@ -64,7 +64,7 @@ def test_analyze_reports_unreadable_images(tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     assert main(["analyze", str(bad), "--engine", "classic", "--out", str(tmp_path / "out")]) == 1
-    assert "skipped" in capsys.readouterr().err
+    assert f"failed {bad}:" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(get_store().find("efficientnet_lite0") is None, reason="EfficientNet-Lite0 weights not fetched")

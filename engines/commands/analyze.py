@@ -1,4 +1,9 @@
-"""`python -m engines analyze IMAGE… --engine NAME --out DIR`."""
+"""`python -m engines analyze IMAGE… --engine NAME --out DIR`.
+
+Each image stands alone: one that cannot be read or that the engine refuses is reported and the
+others are still analysed; the exit status is 1 when any image failed (2 for a usage error such as
+an unknown engine), with a summary on stderr at the end.
+"""
 
 from __future__ import annotations
 
@@ -20,22 +25,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engines.catalog import get_engine
-    from engines.errors import ImageInputError
+    from engines.errors import WorkbenchError
     from engines.imageio import load_image
     from engines.report import write_report
 
     engine = get_engine(args.engine, args.profile, args.device, args.weights)
-    failures = 0
+    failed: list[Path] = []
     for path in args.images:
         try:
             image = load_image(path)
-        except ImageInputError as exc:
-            print(f"skipped {path}: {exc}", file=sys.stderr)
-            failures += 1
+            analysis = engine.analyze(image)
+            files = write_report(image, analysis, args.out, path.stem)
+        except WorkbenchError as exc:
+            print(f"failed {path}: {exc}", file=sys.stderr, flush=True)
+            failed.append(path)
             continue
-        analysis = engine.analyze(image)
-        files = write_report(image, analysis, args.out, path.stem)
         print(json.dumps({"image": str(path), "score": round(analysis.score, 4),
                           "mask_fraction": round(float(analysis.mask.mean()), 4),
-                          "report": str(files["html"])}))
-    return 1 if failures else 0
+                          "report": str(files["html"])}), flush=True)
+    done = len(args.images) - len(failed)
+    summary = f"analysed {done} of {len(args.images)} image(s) with {engine.name}"
+    if failed:
+        summary += f"; {len(failed)} failed: {', '.join(str(p) for p in failed)}"
+    print(summary, file=sys.stderr)
+    return 1 if failed else 0

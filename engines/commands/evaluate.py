@@ -1,4 +1,9 @@
-"""`python -m engines evaluate --engine NAME --dataset DIR_OR_INDEX [--perturb jpeg=70] --json FILE`."""
+"""`python -m engines evaluate --engine NAME --dataset DIR_OR_INDEX [--perturb jpeg=70] --json FILE`.
+
+Images that cannot be used (unreadable, a mask of the wrong size, refused by the engine) are left
+out of the metrics, listed on stderr and in the JSON; the exit status is 1 when more than
+`--max-failed` of the images failed (default: any), so a batch script notices.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from engines.commands.common import add_engine_arguments
 
 HELP = "evaluate one engine on a dataset (optionally perturbed) and write the metrics as JSON"
 SUMMARY_KEYS = ("pixel_f1", "pixel_iou", "pixel_auc", "image_auc", "image_acc",
-                "n_tampered", "n_authentic", "seconds_per_image")
+                "n_tampered", "n_authentic", "n_failed", "seconds_per_image")
+MAX_LISTED_FAILURES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="average pixel metrics over authentic images too")
     parser.add_argument("--seed", type=int, default=0, help="seed of random perturbations")
     parser.add_argument("--json", type=Path, required=True, help="where to write the metrics")
+    parser.add_argument("--max-failed", type=_fraction, default=0.0, metavar="FRACTION",
+                        help="tolerate up to this fraction of failed images, e.g. 0.05 (default 0: exit 1 "
+                             "when any image failed)")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,4 +64,20 @@ def run(args: argparse.Namespace) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))
     print(json.dumps({k: finite_or_none(report.metrics.get(k)) for k in SUMMARY_KEYS}))
-    return 0
+    return _report_failures(report.records, args.max_failed)
+
+
+def _report_failures(records: list, max_failed: float) -> int:
+    """List the failed images on stderr; 1 when their share is above `max_failed`."""
+    failed = [r for r in records if r.error is not None]
+    for record in failed[:MAX_LISTED_FAILURES]:
+        print(f"failed {record.image}: {record.error}", file=sys.stderr)
+    if len(failed) > MAX_LISTED_FAILURES:
+        print(f"… and {len(failed) - MAX_LISTED_FAILURES} more (all in the JSON's per_image rows)", file=sys.stderr)
+    if not failed:
+        return 0
+    share = len(failed) / len(records)
+    verdict = "above" if share > max_failed else "within"
+    print(f"{len(failed)} of {len(records)} image(s) failed ({share:.0%}), {verdict} the tolerated "
+          f"{max_failed:.0%} (--max-failed)", file=sys.stderr)
+    return 1 if share > max_failed else 0
