@@ -20,7 +20,9 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
@@ -33,12 +35,18 @@ from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 from engines.errors import ImageInputError
 from engines.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 ImageSource = str | os.PathLike | bytes | io.BytesIO | Image.Image | np.ndarray
 
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _HIGH_DEPTH_MODES = _SIXTEEN_BIT_MODES | {"I", "F"}
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+_METADATA_BOMB_MESSAGES = ("Decompressed data too large", "Too much memory used in text chunks")
+"""How Pillow words its refusal of a PNG iCCP/zTXt/iTXt chunk that inflates beyond its limits."""
+_SPECIAL_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 # The IJG (libjpeg) standard luminance quantisation table, natural (row-major) order, which is
 # the order Pillow's `Image.quantization` uses.
@@ -252,11 +260,20 @@ def _stream_of(src: str | os.PathLike | bytes | io.BytesIO) -> tuple[Path | io.B
             "a PIL image or a numpy array."
         )
     path = Path(src)
-    if path.is_dir():
+    try:
+        mode, size = (info := path.stat()).st_mode, info.st_size
+    except FileNotFoundError:
+        raise ImageInputError(f"Image file not found: '{path}'. Check the path or upload it again.") from None
+    except OSError as exc:
+        raise ImageInputError(f"'{path}' cannot be read ({exc.strerror}).") from None
+    if stat.S_ISDIR(mode):
         raise ImageInputError(f"'{path}' is a folder, not an image file; choose a file inside it.")
-    if not path.is_file():
-        raise ImageInputError(f"Image file not found: '{path}'. Check the path or upload it again.")
-    if path.stat().st_size == 0:
+    for is_kind, kind in _SPECIAL_FILE_KINDS:
+        if is_kind(mode):
+            target = os.path.realpath(path)
+            via = f" (a link to {target})" if target != os.path.abspath(path) else ""
+            raise ImageInputError(f"'{path}'{via} is {kind}, not an image file; it was not read.")
+    if size == 0:
         raise ImageInputError(f"'{path.name}' is empty (0 bytes); the upload or copy may have failed.")
     return path, path.name
 
@@ -275,8 +292,10 @@ def _check_size(size: tuple[int, int], source: str, limit: float) -> None:
 
 @contextlib.contextmanager
 def _pillow_errors(source: str) -> Iterator[None]:
-    """Turn Pillow's failures (and its decompression-bomb warning) into ImageInputError."""
-    with warnings.catch_warnings():
+    """Turn Pillow's failures (and its decompression-bomb warning) into ImageInputError, and log
+    its other warnings (possibly corrupt EXIF, truncated data …) with the file they are about."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             yield
@@ -293,10 +312,18 @@ def _pillow_errors(source: str) -> Iterator[None]:
                 "WebP, GIF, BMP and the other formats Pillow knows)."
             ) from exc
         except _DECODE_ERRORS as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(_METADATA_BOMB_MESSAGES):
+                raise ImageInputError(
+                    f"'{source}' was refused as a zlib bomb: a compressed metadata chunk (an ICC "
+                    f"profile or text, PNG iCCP/zTXt/iTXt) inflates far beyond any real one ({exc})."
+                ) from exc
             raise ImageInputError(
                 f"'{source}' could not be decoded: the file is truncated or corrupt ({exc}). "
                 "Re-download or re-export the original."
             ) from exc
+        finally:
+            for warning in caught:
+                log.warning("%s: %s", source, warning.message)
 
 
 def _array_to_pil(array: np.ndarray, limit: float) -> tuple[Image.Image, str]:
