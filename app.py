@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ui.offline import apply_offline_environment
 
@@ -13,6 +14,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
     apply_offline_environment()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from ui.app import build_app
 

@@ -57,6 +57,13 @@ def choose(path: str | None) -> tuple[str | None, np.ndarray | None, dict | None
     return path, image.rgb, image.facts()
 
 
+def choose_pasted(payload: dict | None):
+    """A paste, taken as the PNG file Gradio saved, undecoded (its event has `preprocess=False`;
+    Gradio still checks the file is an upload): `load_image` then checks the size before
+    decoding, so a decompression bomb gets the same refusal as an uploaded file."""
+    return choose(payload["path"] if payload else None)
+
+
 def build_image_input(prefix: str) -> ImageInput:
     source = gr.State(None)
     upload = gr.File(label="Image: drop or browse (its original bytes are analysed)", file_types=["image"],
@@ -69,7 +76,7 @@ def build_image_input(prefix: str) -> ImageInput:
         facts = gr.JSON(show_label=False)
     picker = ImageInput(source=source, upload=upload, paste=paste, preview=preview, facts=facts)
     upload.change(choose, upload, [source, preview, facts])
-    paste.change(choose, paste, [source, preview, facts])
+    paste.change(choose_pasted, paste, [source, preview, facts], preprocess=False)
     return picker
 
 
