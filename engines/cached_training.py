@@ -72,10 +72,11 @@ class CachedSegmentationTrainer(ABC):
     def trainable_module(self) -> torch.nn.Module:
         return self.model
 
-    def batches(self, epoch: int, generator: torch.Generator) -> list[Batch]:
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[Batch]:
         shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
         seeds = torch.randint(0, 2**62, (len(shuffled),), generator=generator).tolist()
-        return [(shuffled[i:i + self.batch_size].tolist(), seeds[i]) for i in range(0, len(shuffled), self.batch_size)]
+        return [(shuffled[i:i + self.batch_size].tolist(), seeds[i])
+                for i in range(0, len(shuffled), self.batch_size)][skip:]
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         indices, noise_seed = batch

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engines.calibration import Calibration, read_calibration
 from engines.device import resolve_device
 from engines.errors import WorkbenchError
 from engines.registry import did_you_mean
@@ -50,6 +51,9 @@ class Engine(ABC):
     trainer_module: ClassVar[str | None] = None
     """Module with `make_trainer(config, dataset, init_weights, batch_size, seed, progress)`;
     None for training-free engines."""
+    trains_on_the_fly: ClassVar[bool] = False
+    """True when `make_trainer` also takes an `engines.forge.stream.ForgeSource` (forge samples
+    made inside the run) in place of a dataset folder."""
     reading_guide: ClassVar[str] = ""
     """How to read this engine's output and what to ignore: shown beside the results."""
 
@@ -71,6 +75,7 @@ class Engine(ABC):
         self.weights_path = Path(weights) if weights else None
         self._model: Any = None
         self._weights_sha256: dict[str, str] = {}
+        self.calibration: Calibration | None = None
         self._lock = threading.RLock()
 
     @abstractmethod
@@ -89,12 +94,24 @@ class Engine(ABC):
         with self._lock:
             if self._model is None:
                 self._model = self._build()
+                self.calibration = self._read_calibration()
             return self._model
 
     def unload(self) -> None:
         with self._lock:
             self._model = None
             self._weights_sha256 = {}
+            self.calibration = None
+
+    def _read_calibration(self) -> Calibration | None:
+        """The calibration stored with the trained weights in use (`engines.calibration`)."""
+        weights = self.weights_path or self.shipped_weights(self.profile)
+        return read_calibration(weights) if weights is not None and weights.is_file() else None
+
+    @property
+    def pixel_threshold(self) -> float:
+        """The mask threshold: the calibrated one when the weights carry it, else the class's."""
+        return self.calibration.pixel_threshold if self.calibration is not None else self.threshold
 
     def analyze(self, image: Any, explain: bool = True) -> Analysis:
         """`explain=False` skips a written explanation (engines that write one): evaluations
@@ -111,11 +128,16 @@ class Engine(ABC):
         expected = (loaded.height, loaded.width)
         if heatmap.shape != expected:
             raise RuntimeError(f"{self.name} returned a {heatmap.shape} map for a {expected} image")
-        mask = heatmap > self.threshold if raw.mask is None else raw.mask
+        threshold = self.pixel_threshold
+        mask = heatmap > threshold if raw.mask is None else raw.mask
+        raw_score = float(np.clip(raw.score, 0.0, 1.0))
+        calibrated: dict[str, Any] = {}
+        if self.calibration is not None:
+            calibrated = {"raw_score": raw_score, "calibration": self.calibration.describe()}
         return Analysis(
             heatmap=heatmap,
             mask=mask,
-            score=float(np.clip(raw.score, 0.0, 1.0)),
+            score=self.calibration.calibrate_score(raw_score) if self.calibration is not None else raw_score,
             maps=raw.maps,
             label=raw.label,
             text=raw.text,
@@ -125,7 +147,7 @@ class Engine(ABC):
                 profile=self.profile,
                 device=str(self.device),
                 weights=dict(self._weights_sha256),
-                parameters={"threshold": self.threshold, **raw.parameters},
+                parameters={"threshold": threshold, **calibrated, **raw.parameters},
                 seconds=seconds,
             ),
         )

@@ -70,10 +70,10 @@ def evaluate(
     cannot be read, or that the engine refuses, is recorded with its error and left out of the
     metrics.
     """
-    pixel, image = PixelMetrics(), ImageMetrics()
+    engine.load()
+    pixel, image = PixelMetrics(threshold=engine.pixel_threshold), ImageMetrics()
     records: list[ImageRecord] = []
     seconds = 0.0
-    engine.load()
     for index, sample in enumerate(dataset):
         if should_stop is not None and should_stop():
             break
@@ -107,6 +107,9 @@ def evaluate(
         "dataset": dataset.name,
         "perturbation": chain.describe() if chain is not None else "none",
         "include_authentic": include_authentic,
+        "pixel_threshold": engine.pixel_threshold,
+        "calibrated": engine.calibration is not None,
+        "weights": engine.describe()["weights"],
         "n_tampered": sum(r.tampered and r.error is None for r in records),
         "n_authentic": sum((not r.tampered) and r.error is None for r in records),
         "n_failed": len(records) - analysed,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.catalog import engine_class, engine_names
-from engines.checkpoints import STATE
+from engines.checkpoints import read_state
 from engines.settings import get_settings
 
 RUN_RECORD = "run.json"
@@ -57,15 +57,21 @@ def trainable_engine_names() -> list[str]:
 
 def write_run_record(folder: Path, engine: str, profile: str, dataset: Path | str,
                      settings: dict[str, Any]) -> Path:
+    """Write `run.json`; a resumed run keeps the time it was first created."""
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RUN_RECORD
+    created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        created = str(json.loads(path.read_text()).get("created") or created)
+    except (OSError, ValueError, AttributeError):
+        pass
     record = {
         "engine": engine,
         "profile": profile,
         "dataset": str(dataset),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": created,
         "settings": settings,
     }
-    path = folder / RUN_RECORD
     path.write_text(json.dumps(record, indent=2, default=str))
     return path
 
@@ -79,7 +85,7 @@ def read_run(folder: Path) -> RunRecord | None:
         return None
     history: list[dict[str, Any]] = []
     try:
-        history = list(json.loads((folder / STATE).read_text()).get("history", []))
+        history = list(read_state(folder).get("history", []))
     except (OSError, ValueError, AttributeError):
         pass
     return RunRecord(folder=folder, engine=engine, profile=profile,

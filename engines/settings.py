@@ -40,6 +40,9 @@ class Settings:
     """Images above this size are refused with a clear message (decompression-bomb guard)."""
     offline: bool
     """When true nothing is fetched from a network source; missing weights raise a clear error."""
+    extra_photo_dirs: tuple[Path, ...] = ()
+    """More folders of real photographs for synthesising training forgeries (`FORGERY_PHOTOS`,
+    separated by ':'); training uses them beside `photos_dir` (see docs/data.md)."""
 
     @property
     def benchmarks_dir(self) -> Path:
@@ -63,4 +66,5 @@ def get_settings() -> Settings:
         assets_dir=_env_path("FORGERY_ASSETS", PROJECT_ROOT / "assets"),
         max_megapixels=float(os.environ.get("FORGERY_MAX_MEGAPIXELS", "64")),
         offline=_env_bool("FORGERY_OFFLINE", True),
+        extra_photo_dirs=tuple(Path(p).expanduser() for p in os.environ.get("FORGERY_PHOTOS", "").split(":") if p),
     )

@@ -8,6 +8,7 @@ checkpoints, resume), export `weights.safetensors`. The run folder also gets `ru
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from engines.catalog import engine_class
 from engines.datasets import open_dataset
 from engines.errors import WeightsError, WorkbenchError
+from engines.forge.stream import ForgeSource
 from engines.runs import WEIGHTS_FILE, write_run_record
 from engines.training import TrainProgress, TrainSettings, fit
 
@@ -27,7 +29,8 @@ class TrainingStopped(WorkbenchError):
 @dataclass(frozen=True)
 class TrainRequest:
     engine: str
-    data: Path
+    data: Path | ForgeSource
+    """A dataset folder, or forge samples made on the fly (engines that support it)."""
     out_dir: Path
     profile: str | None = None
     epochs: int = 10
@@ -41,6 +44,9 @@ class TrainRequest:
     max_minutes: float | None = None
     overrides: tuple[str, ...] = ()
     """`KEY=VALUE` changes to the profile's configuration (`engines.config_overrides`)."""
+    warmup_steps: int = 0
+    cosine: bool = False
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -76,8 +82,12 @@ def run_training(
                 f"{cls.title} has no shipped weights for profile {profile!r} yet "
                 f"({init or 'none defined'}); untick 'start from shipped weights'."
             )
-    dataset = open_dataset(request.data)
-    write_run_record(request.out_dir, request.engine, profile, request.data,
+    on_the_fly = isinstance(request.data, ForgeSource)
+    if on_the_fly and not cls.trains_on_the_fly:
+        raise WorkbenchError(f"{cls.title} trains on a dataset folder only; make one with `python -m engines forge`.")
+    dataset = request.data if on_the_fly else open_dataset(request.data)
+    write_run_record(request.out_dir, request.engine, profile,
+                     json.dumps(request.data.describe()) if on_the_fly else request.data,
                      {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()
                       if k not in ("engine", "data", "out_dir")})
 
@@ -90,7 +100,8 @@ def run_training(
     trainer = cls.make_trainer(profile, dataset, init, request.batch_size, request.seed, prepare,
                                overrides=request.overrides)
     settings = TrainSettings(out_dir=request.out_dir, epochs=request.epochs, lr=request.lr,
-                             seed=request.seed, resume=request.resume, max_minutes=request.max_minutes)
+                             seed=request.seed, resume=request.resume, max_minutes=request.max_minutes,
+                             warmup_steps=request.warmup_steps, cosine=request.cosine, patience=request.patience)
     state: dict[str, Any] = fit(trainer, settings, progress=progress, should_stop=should_stop)
     weights = request.out_dir / WEIGHTS_FILE
     trainer.export(weights)

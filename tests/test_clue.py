@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+
 from dataclasses import replace
 from functools import partial
 
@@ -15,6 +15,7 @@ from torch import nn
 from engines.backbones.tiny_vit import TinyViT, TinyViTConfig
 from engines.clue.build import build_clue, build_clue_skeleton, export_weights, saved_config
 from engines.clue.config import COMPACT, FULL, SD3_VAE, CLUEConfig, LatentBranchConfig, SAMBranchConfig
+from engines.checkpoints import read_state
 from engines.clue.engine import CLUEEngine
 from engines.clue.latent_branch import LatentBranch
 from engines.clue.model import LATENT, SAM_PREFIX, clue_loss
@@ -279,7 +280,7 @@ def test_train_command_then_analyze_with_the_trained_weights(tmp_path, monkeypat
         args = build_parser().parse_args(["train", "--engine", "clue", "--data", str(tmp_path / "data"),
                                           "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "2"])
         assert train.run(args) == 0
-        state = json.loads((tmp_path / "run" / "state.json").read_text())
+        state = read_state(tmp_path / "run")
         assert state["epoch"] == 1 and "val_latent_t0.60_f1" in state["history"][-1]
         engine = CLUEEngine(weights=tmp_path / "run" / "weights.safetensors", device="cpu")
         rgb = cv2.imread(str(tmp_path / "data" / "tampered" / "0.png"))[..., ::-1][:70]

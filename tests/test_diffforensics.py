@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from engines.calibration import read_calibration
 from engines.checkpoints import load_weights
 from engines.datasets import open_dataset
 from engines.diffforensics.build import (
@@ -19,6 +20,7 @@ from engines.diffforensics.build import (
     build_diffforensics,
     load_diffforensics_weights,
     save_diffforensics_weights,
+    saved_config,
     weights_metadata_and_keys,
 )
 from engines.diffforensics.config import COMPACT, FULL, LossConfig, SegformerSpec
@@ -34,9 +36,12 @@ from engines.diffforensics.losses import (
     segmentation_loss,
 )
 from engines.diffforensics.model import PRETRAINED_PREFIXES, DiffForensics
+from engines.diffforensics.native import native_forward
 from engines.diffforensics.pretrain import PhotoCrops, PretrainTrainer
 from engines.diffforensics.train import make_trainer
 from engines.errors import ImageInputError, WeightsError
+from engines.forge.config import ForgeConfig
+from engines.forge.stream import ForgeSource
 from engines.settings import get_settings
 from engines.store import get_store, load_state_dict
 from engines.training import TrainSettings, fit
@@ -216,8 +221,8 @@ def test_forward_shapes_of_both_stages(config):
     assert output.detection_logits.shape == (2,)
     assert [e.shape for e in output.edge_logits] == [(2, 1, 64, 64)] * 3
     assert noise.shape == (2, 3, 64, 64)
-    with pytest.raises(ImageInputError, match="B×3×64×64"):
-        model(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ImageInputError, match="multiples of 32"):
+        model(torch.rand(1, 3, 40, 64))
 
 
 def test_stage_one_trains_only_the_decoder_and_keeps_encoder_statistics():
@@ -313,8 +318,10 @@ def test_stage_two_trainer_fits_exports_and_reloads(tmp_path, monkeypatch):
     try:
         trainer = make_trainer(TINY, dataset, stage1, batch_size=4, seed=0)
         assert len(trainer.cache) == 8 and len(trainer.validation_indices) == 1
-        batches = trainer.batches(0, torch.Generator().manual_seed(0))
-        assert sorted(i for b, _ in batches for i in b) == sorted(trainer.train_indices.tolist())
+        plan = trainer.plan(torch.Generator().manual_seed(0))
+        assert sorted(i for b, _ in plan for i in b) == sorted(trainer.train_indices.tolist())
+        resumed = list(trainer.batches(0, torch.Generator().manual_seed(0), skip=1))
+        assert len(resumed) == len(plan) - 1 and resumed[0]["images"].shape[0] == len(plan[1][0])
         state = fit(trainer, TrainSettings(out_dir=tmp_path / "run", epochs=1, lr=1e-3))
         weights = tmp_path / "run" / "weights.safetensors"
         trainer.export(weights)
@@ -373,3 +380,54 @@ def test_engine_without_weights_says_how_to_train(tmp_path):
     engine = DiffForensicsEngine(device="cpu", weights=tmp_path / "missing.safetensors")
     with pytest.raises(WeightsError, match="python -m engines pretrain"):
         engine.load()
+
+
+# Native resolution, configuration from the weights, on-the-fly training -----------------------
+
+
+def test_native_forward_keeps_any_image_size_and_tiles_blend_seamlessly():
+    model = _tiny_model(replace(TINY, native=True, tile_size=256))
+    rgb = np.random.default_rng(0).integers(0, 255, (70, 100, 3), dtype=np.uint8)
+    whole = native_forward(model, rgb, torch.device("cpu"))
+    assert whole.probability.shape == (70, 100) and [e.shape for e in whole.edges] == [(70, 100)] * 3
+    model.config = replace(model.config, tile_size=64, tile_overlap=16)
+    tiled = native_forward(model, rgb, torch.device("cpu"))
+    assert tiled.probability.shape == (70, 100) and 0 <= tiled.probability.min() <= tiled.probability.max() <= 1
+    assert np.abs(tiled.probability - whole.probability).mean() < 0.2
+
+
+def test_engine_rebuilds_the_configuration_its_weights_were_trained_with(tmp_path):
+    """The `train --set` round trip: a changed field reaches analysis and provenance."""
+    trained = replace(TINY, native=True, diffusion=replace(TINY.diffusion, fixed_timestep=50))
+    path = tmp_path / "w.safetensors"
+    save_diffforensics_weights(_tiny_model(trained), path, "none")
+    assert saved_config(path) == trained
+    engine = DiffForensicsEngine(device="cpu", weights=path)
+    analysis = engine.analyze(np.random.default_rng(1).integers(0, 255, (50, 90, 3), dtype=np.uint8))
+    assert analysis.provenance.parameters["fixed_timestep"] == 50
+    assert analysis.provenance.parameters["analysed_at"] == "native resolution"
+    assert analysis.heatmap.shape == (50, 90) and "calibration" not in analysis.provenance.parameters
+
+
+def test_on_the_fly_trainer_exports_a_calibration_the_engine_uses(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        image = np.full((120, 150, 3), 90, np.uint8) + rng.integers(0, 40, (120, 150, 3), dtype=np.uint8)
+        cv2.circle(image, (40 + 10 * i, 60), 25, (200, 40 + 30 * i, 60), -1)
+        cv2.imwrite(str(photos / f"p{i}.png"), image)
+    source = ForgeSource(photo_dirs=(photos,), samples_per_epoch=8, validation_samples=8, held_out_photos=0.5,
+                         workers=0, config=ForgeConfig(size_range=(80, 96), types=("splice", "copy_move", "partial")))
+    trainer = make_trainer(replace(TINY, native=True), source, None, batch_size=4, seed=0)
+    state = fit(trainer, TrainSettings(out_dir=tmp_path / "run", epochs=1, lr=1e-3))
+    assert state["step"] == 2 and "val_image_auc_map_top" in state["history"][0]
+    weights = tmp_path / "run" / "weights.safetensors"
+    trainer.export(weights)
+    calibration = read_calibration(weights)
+    assert calibration is not None and calibration.validation["n_images"] >= 6
+    engine = DiffForensicsEngine(device="cpu", weights=weights)
+    analysis = engine.analyze(np.random.default_rng(3).integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    assert analysis.provenance.parameters["threshold"] == calibration.pixel_threshold
+    raw = analysis.provenance.parameters["raw_score"]
+    assert analysis.score == pytest.approx(calibration.calibrate_score(raw))

@@ -80,7 +80,9 @@ def real_photos(tmp_path: Path) -> Path:
 
 
 def _config(**overrides) -> ForgeConfig:
-    return ForgeConfig(**{"size": SIZE, "seed": 7, "area_range": (0.01, 0.35), **overrides})
+    """Version 1 (square outputs of SIZE); version 2 has its own tests below."""
+    return ForgeConfig(**{"size": SIZE, "seed": 7, "area_range": (0.01, 0.35), "version": 1,
+                          "authentic_ratio": 0.25, **overrides})
 
 
 def _assert_exact_mask(sample, config: ForgeConfig) -> None:

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from engines.checkpoints import load_trainable, save_weights, trainable_state
+from engines.checkpoints import checkpoint_folder, load_trainable, read_state, save_weights, trainable_state
 from engines.errors import WeightsError
 from engines.losses import bce_dice_loss, dice_loss
-from engines.training import TrainSettings, fit
+from engines.training import TrainSettings, fit, learning_rate_factor
 
 
 class LineTrainer:
@@ -28,9 +28,9 @@ class LineTrainer:
     def trainable_module(self):
         return self.model
 
-    def batches(self, epoch, generator):
+    def batches(self, epoch, generator, skip=0):
         order = torch.randperm(64, generator=generator)
-        return [order[i:i + 16] for i in range(0, 64, 16)]
+        return [order[i:i + 16] for i in range(0, 64, 16)][skip:]
 
     def loss(self, batch):
         loss = torch.nn.functional.mse_loss(self.model(self.x[batch]), self.y[batch])
@@ -49,7 +49,7 @@ def test_fit_learns_and_saves_only_trainable(tmp_path):
     state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=60, lr=0.1, weight_decay=0.0))
     assert state["epoch"] == 60 and state["history"][-1]["loss"] < 1e-3
     assert state["history"][-1]["val_mse"] < 1e-3
-    saved = json.loads((tmp_path / "state.json").read_text())
+    saved = read_state(tmp_path)
     assert saved["epoch"] == 60
     assert set(trainable_state(trainer.model)) == {"0.weight", "0.bias"}
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
@@ -72,7 +72,7 @@ def test_stop_request_saves_progress(tmp_path):
     state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=5, lr=0.1), should_stop=lambda: True)
     assert state["stopped"] and state["epoch"] == 0 and state["step"] == 1
     restored = LineTrainer()
-    load_trainable(restored.model, tmp_path / "trainable.safetensors")
+    load_trainable(restored.model, checkpoint_folder(tmp_path) / "trainable.safetensors")
     assert not torch.equal(restored.model[0].weight, before)
     assert torch.equal(restored.model[0].weight, trainer.model[0].weight)
 
@@ -111,3 +111,69 @@ def test_losses_on_perfect_and_wrong_predictions():
     plain, _ = bce_dice_loss(-perfect, target)
     weighted, _ = bce_dice_loss(-perfect, target, pos_weight=4.0)
     assert weighted > plain  # missed tampered pixels cost more
+
+
+def test_killed_mid_epoch_resumes_at_the_step_with_the_same_batches(tmp_path, monkeypatch):
+    """A checkpoint taken inside an epoch (every checkpoint_minutes) resumes at its step: the
+    resumed run sees exactly the batches the uninterrupted one saw after that step."""
+    reference = LineTrainer()
+    seen_reference: list[list[int]] = []
+    original_loss = LineTrainer.loss
+
+    def recording(store):
+        def loss(self, batch):
+            store.append(batch.tolist())
+            return original_loss(self, batch)
+        return loss
+
+    monkeypatch.setattr(LineTrainer, "loss", recording(seen_reference))
+    fit(reference, TrainSettings(out_dir=tmp_path / "ref", epochs=2, lr=0.05))
+
+    interrupted: list[list[int]] = []
+    monkeypatch.setattr(LineTrainer, "loss", recording(interrupted))
+    calls = iter(range(100))
+    state = fit(LineTrainer(), TrainSettings(out_dir=tmp_path / "run", epochs=2, lr=0.05),
+                should_stop=lambda: next(calls) == 5)  # stops after the 6th step (epoch 1, step 2)
+    assert state["stopped"] and state["epoch"] == 1 and read_state(tmp_path / "run")["epoch_step"] == 2
+    resumed: list[list[int]] = []
+    monkeypatch.setattr(LineTrainer, "loss", recording(resumed))
+    final = fit(LineTrainer(), TrainSettings(out_dir=tmp_path / "run", epochs=2, lr=0.05))
+    assert interrupted + resumed == seen_reference and final["step"] == 8
+    assert len([p for p in (tmp_path / "run").iterdir() if p.name.startswith("checkpoint-")]) == 1
+
+
+def test_checkpoint_set_switches_atomically(tmp_path, monkeypatch):
+    """A kill between writing a new set and switching the pointer leaves the old set in use."""
+    trainer = LineTrainer()
+    fit(trainer, TrainSettings(out_dir=tmp_path, epochs=1, lr=0.05))
+    before = read_state(tmp_path)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("engines.checkpoints._atomic_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fit(LineTrainer(), TrainSettings(out_dir=tmp_path, epochs=2, lr=0.05))
+    assert read_state(tmp_path) == before
+    text = (checkpoint_folder(tmp_path) / "state.json").read_text()
+    assert "NaN" not in text
+
+
+def test_schedule_warms_up_then_decays_and_best_epoch_is_kept(tmp_path):
+    settings = TrainSettings(out_dir=tmp_path, warmup_steps=4, cosine=True)
+    factors = [learning_rate_factor(step, settings, total_steps=20) for step in range(20)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0] and factors[4] == 1.0
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:])) and factors[-1] < 0.01
+
+    class Worsening(LineTrainer):
+        scores = iter([0.5, 0.9, 0.7, 0.6, 0.4])
+
+        def validate(self):
+            return {"val_f1": next(self.scores)}
+
+    trainer = Worsening()
+    state = fit(trainer, TrainSettings(out_dir=tmp_path, epochs=5, lr=0.05, patience=2))
+    assert state["early_stopped"] and state["epoch"] == 4 and state["best"] == {"epoch": 2, "value": 0.9}
+    best = LineTrainer()
+    load_trainable(best.model, tmp_path / "best.safetensors")
+    assert torch.equal(best.model[0].weight, trainer.model[0].weight)

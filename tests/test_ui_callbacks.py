@@ -11,6 +11,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from engines.checkpoints import has_checkpoint
 from engines.device import best_device
 from engines.errors import WorkbenchError
 from engines.paths import DATA_ROOTS_VARIABLE
@@ -335,7 +336,7 @@ def test_train_tab_trains_a_real_engine_and_inspect_lists_the_run(tmp_path: Path
                              resume=False)
     snap = job.wait(120)
     assert snap.state == FINISHED, snap.error
-    assert (out / WEIGHTS_FILE).is_file() and (out / "state.json").is_file()
+    assert (out / WEIGHTS_FILE).is_file() and has_checkpoint(out)
     progress, status, curve, history, timer, dataset, shown = train_tab.poll(job, 0)
     assert list(curve.columns) == ["step", "loss"] and len(curve) >= 1 and np.isfinite(curve.loss).all()
     assert [row[0] for row in history] == [1] and str(out / WEIGHTS_FILE) in status

@@ -15,7 +15,22 @@ HELP = "train an engine's trainable parts on a forgery dataset (resumes from --o
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_arguments(parser)
-    parser.add_argument("--data", type=Path, required=True, help="training dataset (e.g. made by `forge`)")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", type=Path, help="training dataset (e.g. made by `forge`)")
+    data.add_argument("--on-the-fly", action="store_true",
+                      help="forge v2 samples made inside the run from --photos (diffforensics)")
+    parser.add_argument("--photos", type=Path, action="append", default=None,
+                        help="photo folder for --on-the-fly (repeatable; default: the shared photos "
+                             "and the FORGERY_PHOTOS folders)")
+    parser.add_argument("--samples-per-epoch", type=int, default=4000, help="with --on-the-fly")
+    parser.add_argument("--validation-samples", type=int, default=400, help="with --on-the-fly")
+    parser.add_argument("--crop-sizes", type=int, nargs=2, default=None, metavar=("MIN", "MAX"),
+                        help="with --on-the-fly: forge sample sides (default: the crop size + 32 … + 160)")
+    parser.add_argument("--workers", type=int, default=1, help="forge worker processes with --on-the-fly")
+    parser.add_argument("--warmup-steps", type=int, default=0)
+    parser.add_argument("--cosine", action="store_true", help="cosine learning-rate decay after warm-up")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="stop after this many epochs without a better validation F1")
     parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, log, weights")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -36,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from engines.training_run import TrainRequest, run_training
 
     request = TrainRequest(
-        engine=args.engine, data=args.data, out_dir=args.out, profile=args.profile,
+        engine=args.engine, data=forge_source(args) if args.on_the_fly else args.data,
+        out_dir=args.out, profile=args.profile,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         init_from_shipped=args.init == "shipped",
         init_weights=Path(args.init) if args.init not in (None, "shipped") else None,
         resume=not args.no_resume, max_minutes=args.max_minutes, overrides=tuple(args.overrides),
+        warmup_steps=args.warmup_steps, cosine=args.cosine, patience=args.patience,
     )
     seen_epochs: set[int] = set()
 
@@ -60,3 +77,26 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"weights": str(outcome.weights), "epochs": outcome.epochs_done,
                       "history": outcome.history}))
     return 0
+
+
+def forge_source(args: argparse.Namespace):
+    """The on-the-fly data of `--on-the-fly`: forge v2 over the photo folders, with sample sides a
+    little above the training crop so that crops keep the photo's own pixel grid."""
+    from engines.catalog import engine_class
+    from engines.config_overrides import apply_overrides
+    from engines.errors import WorkbenchError
+    from engines.forge.config import ForgeConfig
+    from engines.forge.stream import ForgeSource
+    from engines.settings import get_settings
+
+    cls = engine_class(args.engine)
+    if not cls.trains_on_the_fly:
+        raise WorkbenchError(f"{cls.title} trains on a dataset folder only (--data); make one with "
+                             "`python -m engines forge`.")
+    crop = apply_overrides(cls.profiles[args.profile or cls.default_profile], args.overrides).input_size
+    settings = get_settings()
+    photos = tuple(args.photos or (settings.photos_dir, *settings.extra_photo_dirs))
+    sides = tuple(args.crop_sizes or (crop + 32, crop + 160))
+    return ForgeSource(photo_dirs=photos, config=ForgeConfig(seed=args.seed, size_range=sides),
+                       samples_per_epoch=args.samples_per_epoch,
+                       validation_samples=args.validation_samples, workers=args.workers)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
+from engines.calibration import METADATA_KEY as CALIBRATION_KEY
+from engines.calibration import Calibration
 from engines.checkpoints import load_weights, save_weights, state_dict_problems
 from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.encoder import build_encoder
@@ -57,14 +59,21 @@ def weights_metadata_and_keys(path: Path) -> tuple[dict[str, str], list[str]]:
         ) from err
 
 
-def save_diffforensics_weights(model: DiffForensics, path: Path, pretraining_noise: str) -> None:
-    """The current stage's trained parameters, fp16, with config, stage and stage-1 noise."""
+def save_diffforensics_weights(model: DiffForensics, path: Path, pretraining_noise: str,
+                               calibration: Calibration | None = None) -> None:
+    """The current stage's trained parameters, fp16, with config, stage, stage-1 noise and (stage
+    2) the calibration fitted on the validation split."""
     tensors = {k: v.contiguous() for k, v in model.trainable_state_dict().items()}
-    save_weights(tensors, path, half=True, metadata={
-        CONFIG_KEY: model.config.to_json(),
-        STAGE_KEY: str(model.stage),
-        NOISE_KEY: pretraining_noise,
-    })
+    metadata = {CONFIG_KEY: model.config.to_json(), STAGE_KEY: str(model.stage), NOISE_KEY: pretraining_noise}
+    if calibration is not None:
+        metadata[CALIBRATION_KEY] = calibration.to_json()
+    save_weights(tensors, path, half=True, metadata=metadata)
+
+
+def saved_config(path: Path) -> DiffForensicsConfig | None:
+    """The configuration stored in a weights file (None for files that predate it)."""
+    text = weights_metadata_and_keys(path)[0].get(CONFIG_KEY)
+    return DiffForensicsConfig.from_json(text) if text else None
 
 
 def pretraining_noise_of(path: Path) -> str:

@@ -9,7 +9,8 @@ full — the paper: SegFormer-B2 fine-tuned on ADE20K (`transformers` `Segformer
 name "segformer_b2_ade"), 512 px. The paper does not give the SegFormer size or the decoder widths
 (methods.md lists them as open); B2 and the widths below are our choice.
 
-compact — EfficientNet-Lite0 (ImageNet, model store name "efficientnet_lite0"), 256 px.
+compact — EfficientNet-Lite0 (ImageNet, model store name "efficientnet_lite0"), 256 px
+(`encoder="efficientnet_lite2"` swaps in the wider, deeper Lite2).
 Why this encoder: no SegFormer (nor any ADE20K) weights can be had offline here. Of the pretrained
 encoders that can, EfficientNet-Lite0 is a natural multi-scale CNN (strides 2–32, 3.0M
 parameters without its classifier) and cheap on a 2-core CPU: its forward pass at 256 px takes
@@ -30,9 +31,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from engines.diffforensics.efficientnet_lite import VARIANTS as LITE_VARIANTS
+from engines.diffforensics.efficientnet_lite import pyramid_channels
 from engines.diffforensics.simplex import NOISE_KINDS, NoiseKind
 from engines.errors import WorkbenchError
-from engines.registry import lookup
+from engines.registry import did_you_mean, lookup
+
+ENCODERS = ("segformer", *LITE_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class LossConfig:
     """2^−(k−1) for k = 1 (finest decoder block, stride 4) to 3 (stride 16)."""
     edge_radius: int = 2
     """Half-width in input pixels of the edge label band (see `losses.edge_label`)."""
+    balance_classes: bool = False
+    """Weight L_clf by the inverse class shares of each batch instead of 0.7 / 0.3."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,14 @@ class SegformerSpec:
 @dataclass(frozen=True)
 class DiffForensicsConfig:
     profile: str
-    encoder: Literal["segformer", "efficientnet_lite0"]
+    encoder: Literal["segformer", "efficientnet_lite0", "efficientnet_lite2"]
     input_size: int
-    """Side of the square model input (images are resized to it, aspect not kept)."""
+    """Side of the square model input when `native` is off (images are resized to it, aspect not
+    kept); with `native`, the side of the square training crops."""
     encoder_channels: tuple[int, int, int, int]
-    """Channels of the encoder features at strides 4, 8, 16, 32."""
+    """Channels of the encoder features at strides 4, 8, 16, 32. An EfficientNet-Lite encoder sets
+    them (and `encoder_weights`, unless None, to its own store name), so that `--set
+    encoder=efficientnet_lite2` changes all three."""
     decoder_channels: tuple[int, int, int]
     """Widths of the decoder blocks at strides 16, 8, 4 (edge-cue scales s3, s2, s1)."""
     full_resolution_channels: int
@@ -101,13 +111,31 @@ class DiffForensicsConfig:
     detection_hidden: int
     encoder_weights: str | None
     """Model store name of the pretrained encoder; None = random (tests only)."""
+    native: bool = False
+    """Analyse at the image's own pixel grid (padded to the stride; tiled above `tile_size`)
+    instead of resizing it to `input_size`: resizing resamples away noise and JPEG-grid traces."""
+    tile_size: int = 1024
+    """Native analysis: larger images are cut into overlapping tiles of this side (bounded memory)."""
+    tile_overlap: int = 128
+    image_score: Literal["detection_head", "map_top"] = "detection_head"
+    """The image score: the detection head's probability, or the mean of the top 1 % of the
+    localization map (chosen on the synthetic validation split)."""
     segformer: SegformerSpec = field(default_factory=SegformerSpec)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
-        if self.input_size % 32:
-            raise WorkbenchError(f"DiffForensics input size must be a multiple of 32, got {self.input_size}.")
+        if self.encoder not in ENCODERS:
+            raise WorkbenchError(
+                f"Unknown DiffForensics encoder {self.encoder!r}.{did_you_mean(self.encoder, list(ENCODERS))}")
+        if self.encoder in LITE_VARIANTS:
+            object.__setattr__(self, "encoder_channels", pyramid_channels(self.encoder))
+            if self.encoder_weights is not None:
+                object.__setattr__(self, "encoder_weights", self.encoder)
+        if self.input_size % 32 or self.tile_size % 32 or not 0 <= self.tile_overlap < self.tile_size // 2:
+            raise WorkbenchError(
+                f"DiffForensics input and tile sizes must be multiples of 32 and the tile overlap below "
+                f"half a tile; got {self.input_size}, {self.tile_size}, {self.tile_overlap}.")
         if self.diffusion.noise not in NOISE_KINDS:
             raise WorkbenchError(f"Unknown noise {self.diffusion.noise!r}; use one of {', '.join(NOISE_KINDS)}.")
         if not 1 <= self.diffusion.fixed_timestep <= self.diffusion.timesteps:
@@ -115,6 +143,26 @@ class DiffForensicsConfig:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DiffForensicsConfig:
+        """The configuration a weights file was trained with (fields it predates keep their
+        defaults), so an engine rebuilds exactly what was trained, `--set` changes included."""
+        data = {k: _tuples(v) for k, v in json.loads(text).items()}
+        diffusion = dict(data.pop("diffusion", {}))
+        if "simplex" in diffusion:
+            diffusion["simplex"] = SimplexConfig(**diffusion["simplex"])
+        segformer, loss = SegformerSpec(**data.pop("segformer", {})), LossConfig(**data.pop("loss", {}))
+        return cls(**data, segformer=segformer, diffusion=DiffusionConfig(**diffusion), loss=loss)
+
+
+def _tuples(value):
+    """JSON lists back to the tuples the frozen configs hold (nested dicts too)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
 
 
 FULL = DiffForensicsConfig(

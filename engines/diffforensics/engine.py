@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.diffforensics.build import build_diffforensics
+from engines.diffforensics.build import build_diffforensics, saved_config
 from engines.diffforensics.config import PROFILES, DiffForensicsConfig
 from engines.diffforensics.model import DiffForensics
+from engines.diffforensics.native import native_forward
 from engines.engine import Engine, RawOutput
 from engines.errors import WeightsError
 from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, to_square_input
+from engines.tensors import to_original_size, to_square_input, top_fraction_mean
 
 EDGE_MAP_NAMES = ("edge_cue_s1", "edge_cue_s2", "edge_cue_s3")
 """Edge-cue maps f_k of the decoder blocks at strides 4, 8 and 16 (finest first)."""
@@ -24,6 +25,7 @@ class DiffForensicsEngine(Engine):
     profiles = PROFILES
     default_profile = "compact"
     trainer_module = "engines.diffforensics.train"
+    trains_on_the_fly = True
     threshold = 0.5
     reading_guide = (
         "DiffForensics is an encoder-decoder whose decoder was first trained to remove "
@@ -39,7 +41,6 @@ class DiffForensicsEngine(Engine):
     )
 
     def _build(self) -> DiffForensics:
-        config: DiffForensicsConfig = self.config
         weights = self.weights_path or self.shipped_weights(self.profile)
         if not weights.is_file():
             raise WeightsError(
@@ -49,6 +50,7 @@ class DiffForensicsEngine(Engine):
                 f"{self.profile} --init RUN1/weights.safetensors --data DIR --out RUN2` "
                 "(stage 2), or pass --weights."
             )
+        config = saved_config(weights) or self.config
         model = build_diffforensics(config, checkpoint=weights)
         self._weights_sha256 = {weights.name: file_sha256(weights)}
         if config.encoder_weights is not None:
@@ -58,19 +60,26 @@ class DiffForensicsEngine(Engine):
         return model.to(self.device).eval()
 
     def _run(self, model: DiffForensics, rgb: np.ndarray) -> RawOutput:
+        config = model.config
         height, width = rgb.shape[:2]
-        images = to_square_input(rgb, model.config.input_size).to(self.device)
-        with torch.inference_mode():
-            output = model(images)
-        probabilities = torch.sigmoid(output.mask_logits)[0, 0]
-        edges = {name: to_original_size(torch.sigmoid(logits)[0, 0], height, width)
-                 for name, logits in zip(EDGE_MAP_NAMES, output.edge_logits, strict=True)}
+        if config.native:
+            native = native_forward(model, rgb, self.device)
+            heatmap, edge_maps, detection = native.probability, native.edges, native.detection
+        else:
+            with torch.inference_mode():
+                output = model(to_square_input(rgb, config.input_size).to(self.device))
+            heatmap = to_original_size(torch.sigmoid(output.mask_logits)[0, 0], height, width)
+            edge_maps = [to_original_size(torch.sigmoid(logits)[0, 0], height, width) for logits in output.edge_logits]
+            detection = float(torch.sigmoid(output.detection_logits)[0])
+        score = detection if config.image_score == "detection_head" else top_fraction_mean(torch.from_numpy(heatmap))
         return RawOutput(
-            heatmap=to_original_size(probabilities, height, width),
-            score=float(torch.sigmoid(output.detection_logits)[0]),
-            maps=edges,
-            parameters={"input_size": model.config.input_size,
-                        "fixed_timestep": model.config.diffusion.fixed_timestep},
+            heatmap=heatmap,
+            score=score,
+            maps=dict(zip(EDGE_MAP_NAMES, edge_maps, strict=True)),
+            parameters={"analysed_at": "native resolution" if config.native else f"{config.input_size} px square",
+                        "image_score": config.image_score,
+                        "fixed_timestep": config.diffusion.fixed_timestep,
+                        **({"tile_size": config.tile_size} if config.native else {"input_size": config.input_size})},
         )
 
 

@@ -4,7 +4,7 @@ Stage 1: ‖ε − ε̂‖² (mean over pixels).
 Stage 2: L = α·(L_seg + L_edg) + β·L_clf with
   L_seg = λ₀ˢ·wBCE(2 on tampered pixels, 0.5 on real) + (1 − λ₀ˢ)·Dice (squared denominator),
   L_edg = Σ_k 2^−(k−1)·Dice(f_k, edge label), k = 1 the finest scale,
-  L_clf = weighted BCE (0.7 on tampered images, 0.3 on real ones).
+  L_clf = weighted BCE (0.7 on tampered images, 0.3 on real ones; or class-balanced per batch).
 """
 
 from __future__ import annotations
@@ -50,7 +50,13 @@ def edge_loss(edge_logits: list[torch.Tensor], edges: torch.Tensor, config: Loss
 
 
 def classification_loss(logits: torch.Tensor, tampered: torch.Tensor, config: LossConfig) -> torch.Tensor:
-    return weighted_bce(logits, tampered, config.tampered_image_weight, config.real_image_weight)
+    """The paper's fixed 0.7 / 0.3 weights, or (`balance_classes`) weights inverse to each class's
+    share of the batch, so the head cannot win by answering the majority class."""
+    positive, negative = config.tampered_image_weight, config.real_image_weight
+    share = float(tampered.float().mean())
+    if config.balance_classes and 0.0 < share < 1.0:
+        positive, negative = 0.5 / share, 0.5 / (1.0 - share)
+    return weighted_bce(logits, tampered, positive, negative)
 
 
 def diffforensics_loss(output: DiffForensicsOutput, mask: torch.Tensor, tampered: torch.Tensor,

@@ -33,6 +33,8 @@ STAGE_TRAINABLE: dict[int, tuple[str, ...]] = {
 stage 2 fine-tunes encoder and decoder and no longer uses the noise head."""
 PRETRAINED_PREFIXES = ("time_embedding.", "decoder.")
 """What a stage-1 checkpoint must provide to initialise stage 2."""
+STRIDE = 32
+"""The encoder's coarsest stride: model inputs are multiples of it."""
 TRAINING_MEMORY_FORMAT = torch.channels_last
 """Both stages train in channels-last layout: measured about 30% faster steps on CPU (oneDNN)."""
 
@@ -77,11 +79,12 @@ class DiffForensics(nn.Module):
         return {k: v for k, v in self.state_dict().items() if k in names}
 
     def check_input(self, images: torch.Tensor) -> None:
-        size = self.config.input_size
-        if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2:] != (size, size):
+        """B×3×H×W with H and W multiples of the encoder's stride: the network is fully
+        convolutional, so it runs at any such size (the image's own grid, see `native.py`)."""
+        if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2] % STRIDE or images.shape[-1] % STRIDE:
             raise ImageInputError(
-                f"DiffForensics ({self.config.profile}) takes B×3×{size}×{size} images; got shape "
-                f"{tuple(images.shape)}. Resize the image first."
+                f"DiffForensics ({self.config.profile}) takes B×3×H×W images with H and W multiples "
+                f"of {STRIDE}; got shape {tuple(images.shape)}. Pad or resize the image first."
             )
 
     def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:

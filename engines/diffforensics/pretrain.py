@@ -86,9 +86,9 @@ class PretrainTrainer:
     def trainable_module(self) -> DiffForensics:
         return self.model
 
-    def batches(self, epoch: int, generator: torch.Generator) -> list[int]:
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[int]:
         """A seed per step: it fixes the step's crops, timesteps and noise."""
-        return torch.randint(0, 2**31 - 1, (self.steps_per_epoch,), generator=generator).tolist()
+        return torch.randint(0, 2**31 - 1, (self.steps_per_epoch,), generator=generator).tolist()[skip:]
 
     def loss(self, seed: int) -> tuple[torch.Tensor, dict[str, float]]:
         rng = np.random.default_rng(seed)

@@ -6,6 +6,11 @@ S × S (as at inference), masks resized by area coverage, and image labels. Each
 training split and flips a random half of each batch horizontally. Loss: `losses.diffforensics_loss`
 (the paper's L_seg + L_edg + L_clf with its weights); timestep embedding fixed at t_f.
 
+Data: a dataset folder (decoded once into an input cache, a held-out split) or a
+`ForgeSource` (forge v2 samples made on the fly inside the run, at their own pixel grid, with
+held-out photos for validation). Export fits the calibration (`engines.calibration`) on the
+validation samples and stores it with the weights.
+
 Initialisation (`init_weights`): a stage-1 file (`python -m engines pretrain`: decoder and
 timestep embedding), or a stage-2 file (e.g. the shipped weights, to adapt them to new data).
 Without one the decoder starts from random values (the "no pretraining" ablation).
@@ -13,12 +18,15 @@ Without one the decoder starts from random values (the "no pretraining" ablation
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
+from engines.calibration import fit_calibration
 from engines.datasets import ForgeryDataset
 from engines.diffforensics.build import (
     build_diffforensics,
@@ -30,9 +38,10 @@ from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.losses import diffforensics_loss
 from engines.diffforensics.model import PRETRAINED_PREFIXES, TRAINING_MEMORY_FORMAT, DiffForensics
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
+from engines.forge.stream import ForgeSource, collate
 from engines.metrics import ImageMetrics, pixel_scores
 from engines.settings import get_settings
-from engines.tensors import mask_to_square, to_square_input
+from engines.tensors import mask_to_square, to_square_input, top_fraction_mean
 
 IMAGES, MASKS, LABELS = "images", "masks", "tampered"
 
@@ -58,23 +67,91 @@ def build_input_cache(dataset: ForgeryDataset, size: int,
 
 
 class DiffForensicsTrainer:
-    """Implements `engines.training.Trainer` on the input cache, with a held-out split."""
+    """Implements `engines.training.Trainer`: the loss, validation, calibration and export shared
+    by both data sources; subclasses say where batches and validation samples come from."""
+
+    def __init__(self, model: DiffForensics, batch_size: int, pretraining_noise: str) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.pretraining_noise = pretraining_noise
+
+    def trainable_module(self) -> DiffForensics:
+        return self.model
+
+    def validation_batches(self) -> Iterable[dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """`images`, `masks`, `labels` and `flips` (horizontal flip per sample)."""
+        flip = batch["flips"].view(-1, 1, 1, 1)
+        images = torch.where(flip, batch[IMAGES].flip(-1), batch[IMAGES])
+        images = images.contiguous(memory_format=TRAINING_MEMORY_FORMAT)
+        masks = torch.where(flip, batch[MASKS].flip(-1), batch[MASKS])
+        return diffforensics_loss(self.model(images), masks, batch[LABELS], self.model.config.loss)
+
+    def _predict_validation(self) -> tuple[list[np.ndarray], list[np.ndarray | None], list[float], list[float], list[bool]]:
+        """Heatmaps, masks (None for authentic), head scores, map scores and labels."""
+        heatmaps, masks, head, top, labels = [], [], [], [], []
+        self.model.eval()
+        with torch.inference_mode():
+            for batch in self.validation_batches():
+                output = self.model(batch[IMAGES])
+                probabilities = torch.sigmoid(output.mask_logits)[:, 0]
+                for prob, truth, score, label in zip(probabilities, batch[MASKS][:, 0].numpy() > 0.5,
+                                                     torch.sigmoid(output.detection_logits).tolist(),
+                                                     batch[LABELS].tolist(), strict=True):
+                    heatmaps.append(prob.numpy())
+                    masks.append(truth if label else None)
+                    head.append(float(score))
+                    top.append(top_fraction_mean(prob))
+                    labels.append(bool(label))
+        self.model.train()
+        return heatmaps, masks, head, top, labels
+
+    def validate(self) -> dict[str, float]:
+        """Pixel F1 / IoU at 0.5 over held-out tampered images; image AUC (detection head and top
+        of the map) and accuracy over all."""
+        heatmaps, masks, head, top, labels = self._predict_validation()
+        pixels = [pixel_scores(h, m) for h, m in zip(heatmaps, masks, strict=True) if m is not None and m.any()]
+        metrics = {"val_f1": float(np.mean([p["f1"] for p in pixels])) if pixels else float("nan"),
+                   "val_iou": float(np.mean([p["iou"] for p in pixels])) if pixels else float("nan")}
+        for name, scores in (("", head), ("_map_top", top)):
+            detection = ImageMetrics()
+            for score, label in zip(scores, labels, strict=True):
+                detection.add(score, label)
+            result = detection.result()
+            metrics[f"val_image_auc{name}"] = result["image_auc"]
+            if not name:
+                metrics["val_image_acc"] = result["image_acc"]
+        return metrics
+
+    def export(self, path: Path) -> None:
+        """Encoder, decoder, edge cues and heads (fp16), with the config and the calibration
+        fitted on the validation split: the pixel threshold, the image score (the detection head
+        or the top of the map, whichever ranks the validation images better) and its Platt map."""
+        heatmaps, masks, head, top, labels = self._predict_validation()
+        calibration = None
+        if 0 < sum(labels) < len(labels):
+            use_head = roc_auc_score(labels, head) >= roc_auc_score(labels, top)
+            self.model.config = dataclasses.replace(
+                self.model.config, image_score="detection_head" if use_head else "map_top")
+            calibration = fit_calibration(heatmaps, masks, head if use_head else top, labels)
+        save_diffforensics_weights(self.model, path, self.pretraining_noise, calibration)
+
+
+class CachedDiffForensicsTrainer(DiffForensicsTrainer):
+    """On a dataset folder, decoded once into the input cache, with a held-out split."""
 
     def __init__(self, model: DiffForensics, cache: FeatureCache, batch_size: int = 8,
                  validation_fraction: float = 0.1, seed: int = 0, pretraining_noise: str = "none") -> None:
-        self.model = model
+        super().__init__(model, batch_size, pretraining_noise)
         self.cache = cache
-        self.batch_size = batch_size
-        self.pretraining_noise = pretraining_noise
         order = np.random.default_rng(seed).permutation(len(cache))
         n_val = int(round(len(cache) * validation_fraction))
         self.validation_indices = sorted(order[:n_val].tolist())
         self.train_indices = np.asarray(sorted(order[n_val:].tolist()))
 
-    def trainable_module(self) -> DiffForensics:
-        return self.model
-
-    def batches(self, epoch: int, generator: torch.Generator) -> list[tuple[list[int], list[bool]]]:
+    def plan(self, generator: torch.Generator) -> list[tuple[list[int], list[bool]]]:
         """(sorted sample indices, horizontal flip per sample) for each batch of the epoch."""
         order = torch.randperm(len(self.train_indices), generator=generator).numpy()
         shuffled = self.train_indices[order]
@@ -86,46 +163,47 @@ class DiffForensicsTrainer:
             batches.append(([i for i, _ in pairs], [f for _, f in pairs]))
         return batches
 
-    def loss(self, batch: tuple[list[int], list[bool]]) -> tuple[torch.Tensor, dict[str, float]]:
-        indices, flips = batch
-        tensors = self.cache.batch(indices)
-        flip = torch.tensor(flips).view(-1, 1, 1, 1)
-        images = torch.where(flip, tensors[IMAGES].flip(-1), tensors[IMAGES])
-        images = images.contiguous(memory_format=TRAINING_MEMORY_FORMAT)
-        masks = torch.where(flip, tensors[MASKS].flip(-1), tensors[MASKS])
-        return diffforensics_loss(self.model(images), masks, tensors[LABELS], self.model.config.loss)
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        for indices, flips in self.plan(generator)[skip:]:
+            yield {**self.cache.batch(indices), "flips": torch.tensor(flips)}
 
-    def validate(self) -> dict[str, float]:
-        """Pixel F1 / IoU at 0.5 over held-out tampered images; image AUC / accuracy over all."""
-        f1s, ious = [], []
-        detection = ImageMetrics()
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(self.validation_indices), self.batch_size):
-                tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
-                output = self.model(tensors[IMAGES])
-                probabilities = torch.sigmoid(output.mask_logits)[:, 0].numpy()
-                scores = torch.sigmoid(output.detection_logits).numpy()
-                truths = tensors[MASKS][:, 0].numpy() > 0.5
-                for prob, truth, score, label in zip(probabilities, truths, scores,
-                                                     tensors[LABELS].numpy(), strict=True):
-                    detection.add(float(score), bool(label))
-                    if label and truth.any():
-                        pixel = pixel_scores(prob, truth)
-                        f1s.append(pixel["f1"])
-                        ious.append(pixel["iou"])
-        self.model.train()
-        image = detection.result()
-        return {"val_f1": float(np.mean(f1s)) if f1s else float("nan"),
-                "val_iou": float(np.mean(ious)) if ious else float("nan"),
-                "val_image_auc": image["image_auc"], "val_image_acc": image["image_acc"]}
-
-    def export(self, path: Path) -> None:
-        """Encoder, decoder, edge cues and heads (fp16), with the config in the metadata."""
-        save_diffforensics_weights(self.model, path, self.pretraining_noise)
+    def validation_batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        for start in range(0, len(self.validation_indices), self.batch_size):
+            yield self.cache.batch(self.validation_indices[start:start + self.batch_size])
 
 
-def make_trainer(config: DiffForensicsConfig, dataset: ForgeryDataset, init_weights: Path | None,
+class StreamDiffForensicsTrainer(DiffForensicsTrainer):
+    """On forge samples made inside the run (`engines.forge.stream.ForgeSource`): epoch e trains
+    on samples e·N … (e+1)·N − 1, so every step sees new samples and a resume continues the
+    stream exactly where the checkpoint was taken."""
+
+    def __init__(self, model: DiffForensics, source: ForgeSource, batch_size: int = 8,
+                 pretraining_noise: str = "none") -> None:
+        super().__init__(model, batch_size, pretraining_noise)
+        self.source = source
+        self.steps_per_epoch = source.samples_per_epoch // batch_size
+        self._validation: list[dict[str, torch.Tensor]] | None = None
+
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        samples = self.steps_per_epoch * self.batch_size
+        loader = self.source.loader(self.model.config.input_size, self.batch_size,
+                                    start=epoch * samples + skip * self.batch_size,
+                                    count=samples - skip * self.batch_size)
+        for batch in loader:
+            yield {IMAGES: batch["images"], MASKS: batch["masks"], LABELS: batch["labels"],
+                   "flips": torch.rand(len(batch["labels"]), generator=generator) < 0.5}
+
+    def validation_batches(self) -> list[dict[str, torch.Tensor]]:
+        if self._validation is None:
+            items = collate(self.source.validation_items(self.model.config.input_size))
+            self._validation = [{IMAGES: items["images"][i:i + self.batch_size],
+                                 MASKS: items["masks"][i:i + self.batch_size],
+                                 LABELS: items["labels"][i:i + self.batch_size]}
+                                for i in range(0, len(items["labels"]), self.batch_size)]
+        return self._validation
+
+
+def make_trainer(config: DiffForensicsConfig, dataset: ForgeryDataset | ForgeSource, init_weights: Path | None,
                  batch_size: int, seed: int,
                  progress: Callable[[int, int], None] | None = None) -> DiffForensicsTrainer:
     torch.manual_seed(seed)
@@ -134,6 +212,8 @@ def make_trainer(config: DiffForensicsConfig, dataset: ForgeryDataset, init_weig
     if init_weights is not None:
         load_diffforensics_weights(model, Path(init_weights), PRETRAINED_PREFIXES)
         noise = pretraining_noise_of(Path(init_weights))
-    cache = build_input_cache(dataset, config.input_size, progress)
     model = model.set_stage(2).train().to(memory_format=TRAINING_MEMORY_FORMAT)
-    return DiffForensicsTrainer(model, cache, batch_size=batch_size, seed=seed, pretraining_noise=noise)
+    if isinstance(dataset, ForgeSource):
+        return StreamDiffForensicsTrainer(model, dataset, batch_size=batch_size, pretraining_noise=noise)
+    cache = build_input_cache(dataset, config.input_size, progress)
+    return CachedDiffForensicsTrainer(model, cache, batch_size=batch_size, seed=seed, pretraining_noise=noise)

@@ -38,8 +38,7 @@ def gallery_grid(samples: list[ForgedSample], tile: int) -> np.ndarray:
     width = 3 * tile + 2 * GAP
     rows = [_header(titles, tile, width)]
     for sample in samples:
-        mask = sample.mask if sample.mask is not None else np.zeros(sample.forged.shape[:2], bool)
-        tiles = [sample.original, sample.forged, mask_overlay(sample.forged, mask)]
+        tiles = [sample.original, sample.forged, mask_overlay(sample.forged, sample.edit_mask)]
         resized = [cv2.resize(t, (tile, tile), interpolation=cv2.INTER_AREA) for t in tiles]
         gap = np.full((tile, GAP, 3), 255, np.uint8)
         rows += [np.hstack([resized[0], gap, resized[1], gap, resized[2]]), np.full((GAP, width, 3), 255, np.uint8)]
@@ -58,7 +57,7 @@ def write_gallery(
 ) -> list[Path]:
     """Write `<out_dir>/<edit type>.png` for each edit type of `config`; returns the paths."""
     config = config or ForgeConfig()
-    photos = scan_photos(photos_dir, config.size)
+    photos = scan_photos(photos_dir, config.min_photo_side)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -15,13 +15,16 @@ META_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "region": (dict, type(None)),
     "params": dict,
     "post_chain": list,
+    "history": (dict, type(None)),
+    "version": int,
     "seed": int,
     "size": int,
     "checks": (dict, type(None)),
 }
 """Key -> allowed type(s). `sources` are photo paths relative to the photo folder, target first;
 `region` is None for authentic samples; `params` holds every drawn parameter (the crop of each
-source, the edit's own); `post_chain` is `Chain.to_list()`; `checks` is `CheckResult.to_dict()`."""
+source, the edit's own); `post_chain` is `Chain.to_list()` (version 1; empty in version 2); `history` the version-2
+capture, touch-up and final-save parameters (None in version 1); `checks` is `CheckResult.to_dict()`."""
 
 REGION_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "box_xyxy": list,

@@ -90,7 +90,7 @@ def generate_dataset(
     config = config or ForgeConfig()
     if workers < 1:
         raise WorkbenchError(f"--workers must be at least 1, got {workers}.")
-    photos = scan_photos(photos_dir, config.size)
+    photos = scan_photos(photos_dir, config.min_photo_side)
     kinds = plan_kinds(n, config)
     out_dir = Path(out_dir).expanduser()
     prepare_out_dir(out_dir, overwrite)

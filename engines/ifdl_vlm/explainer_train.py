@@ -87,10 +87,10 @@ class ExplainerTrainer:
     def trainable_module(self) -> torch.nn.Module:
         return self.explainer
 
-    def batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[list[int]]:
         order = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
         order = order[: self.samples_per_epoch]
-        return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)][skip:]
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         batch = sorted(batch)  # FeatureCache.batch returns rows in sorted order

@@ -1,0 +1,59 @@
+"""Calibration fitted on validation predictions: the pixel threshold and the Platt score map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from engines.calibration import METADATA_KEY, Calibration, best_pixel_threshold, fit_calibration, read_calibration
+
+
+def _predictions(seed: int = 0, n: int = 80):
+    """Maps that are too cold (true regions reach ~0.35) and raw scores that are too high."""
+    rng = np.random.default_rng(seed)
+    heatmaps, masks, scores, labels = [], [], [], []
+    for i in range(n):
+        tampered = i % 2 == 0
+        mask = np.zeros((32, 32), bool)
+        if tampered:
+            mask[8:20, 10:24] = True
+        heatmaps.append(np.clip(0.35 * mask + rng.uniform(0, 0.2, (32, 32)), 0, 1).astype(np.float32))
+        masks.append(mask if tampered else None)
+        scores.append(float(np.clip((0.85 if tampered else 0.7) + rng.normal(0, 0.05), 0.01, 0.99)))
+        labels.append(tampered)
+    return heatmaps, masks, scores, labels
+
+
+def test_best_threshold_finds_the_cold_maps_level():
+    heatmaps, masks, _, _ = _predictions()
+    threshold, means = best_pixel_threshold(heatmaps, masks)
+    assert 0.2 <= threshold <= 0.35 and means[threshold] == 1.0 and means[0.5] < 0.5
+
+
+def test_platt_map_is_monotone_and_separates_the_classes():
+    heatmaps, masks, scores, labels = _predictions()
+    calibration = fit_calibration(heatmaps, masks, scores, labels)
+    low, high = calibration.calibrate_score(0.7), calibration.calibrate_score(0.85)
+    assert low < 0.2 and high > 0.8
+    grid = [calibration.calibrate_score(s) for s in np.linspace(0.01, 0.99, 50)]
+    assert all(a <= b for a, b in zip(grid, grid[1:]))
+    assert calibration.validation["image_acc_raw_at_0.5"] == 0.5
+    assert calibration.validation["image_acc_calibrated_at_0.5"] > 0.85
+
+
+def test_calibration_round_trips_through_weights_metadata(tmp_path):
+    calibration = fit_calibration(*_predictions())
+    path = tmp_path / "w.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={METADATA_KEY: calibration.to_json()})
+    assert read_calibration(path) == calibration
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
+    assert read_calibration(tmp_path / "plain.safetensors") is None
+    assert Calibration.from_json(calibration.to_json()).describe()["fitted_on"] == "synthetic validation split"
+
+
+def test_one_class_validation_is_refused():
+    heatmaps, masks, scores, _ = _predictions()
+    with pytest.raises(ValueError, match="authentic and tampered"):
+        fit_calibration(heatmaps, masks, scores, [True] * len(scores))
