@@ -319,14 +319,15 @@ def test_command_line_writes_a_dataset_and_a_gallery(synthetic_photos: Path, tmp
     parser = argparse.ArgumentParser()
     forge.add_arguments(parser)
     args = parser.parse_args([
-        "--photos", str(synthetic_photos), "--out", str(tmp_path / "cli"), "-n", "3", "--size", str(SIZE),
-        "--types", "partial", "removal", "--workers", "1",
+        "--photos", str(synthetic_photos), "--out", str(tmp_path / "cli"), "-n", "3", "--forge-version", "1",
+        "--size", str(SIZE), "--types", "partial", "removal", "--workers", "1",
     ])
     assert forge.run(args) == 0
     assert "wrote 3 of 3 samples" in capsys.readouterr().out
     assert len(json.loads((tmp_path / "cli" / "index.json").read_text())) == 3
     gallery = parser.parse_args([
-        "--photos", str(synthetic_photos), "--gallery", str(tmp_path / "grids"), "--size", str(SIZE), "--types", "partial",
+        "--photos", str(synthetic_photos), "--gallery", str(tmp_path / "grids"), "--forge-version", "1",
+        "--size", str(SIZE), "--types", "partial",
     ])
     assert forge.run(gallery) == 0
     grid = cv2.imread(str(tmp_path / "grids" / "partial.png"))

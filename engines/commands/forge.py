@@ -19,12 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", type=int, default=None, help="number of samples (authentic included)")
     parser.add_argument("--types", nargs="+", default=list(EDIT_TYPES), metavar="TYPE",
                         help=f"edit types, from: {', '.join(EDIT_TYPES)} (default: all)")
-    parser.add_argument("--size", type=int, default=512, help="side of the square outputs in pixels")
+    parser.add_argument("--forge-version", type=int, default=2, choices=(1, 2),
+                        help="2 (default): native-resolution crops with a camera capture before and a "
+                             "second save after the edit; 1: square crops resized to --size")
+    parser.add_argument("--size", type=int, default=512, help="version 1: side of the square outputs in pixels")
+    parser.add_argument("--size-range", type=int, nargs=2, default=(256, 1024), metavar=("MIN", "MAX"),
+                        help="version 2: sample sides are drawn from this range (default 256 1024)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--authentic-ratio", type=float, default=0.25,
-                        help="share of authentic samples (default 0.25)")
+    parser.add_argument("--authentic-ratio", type=float, default=0.5,
+                        help="share of authentic samples (default 0.5)")
     parser.add_argument("--min-area", type=float, default=0.01, help="smallest mask area, fraction of the image")
-    parser.add_argument("--max-area", type=float, default=0.35, help="largest mask area, fraction of the image")
+    parser.add_argument("--max-area", type=float, default=0.5, help="largest mask area, fraction of the image")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
     parser.add_argument("--inpaint-model", default=None,
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         authentic_ratio=args.authentic_ratio,
         area_range=(args.min_area, args.max_area),
         inpaint_model=args.inpaint_model,
+        version=args.forge_version,
+        size_range=tuple(args.size_range),
     )
     if args.gallery is not None:
         for path in write_gallery(photos, args.gallery, config=config):

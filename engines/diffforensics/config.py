@@ -16,9 +16,11 @@ encoders that can, EfficientNet-Lite0 is a natural multi-scale CNN (strides 2–
 parameters without its classifier) and cheap on a 2-core CPU: its forward pass at 256 px takes
 0.039 s an image, LiteMedSAM's TinyViT 1.63 s (measured on this 2-core CPU, 2 threads; the
 TinyViT weights are also medical-domain). Its ImageNet features are general-purpose ("macroscopic") features, the role
-ADE20K SegFormer plays in the paper. 256 px because stage 2 fine-tunes the encoder, so nothing
-can be cached: 256 px keeps the whole compact training (both stages) and its ablation within
-about half an hour of CPU.
+ADE20K SegFormer plays in the paper. It trains on 256-px crops (stage 2 fine-tunes the encoder,
+so nothing can be cached) and analyses at the image's own pixel grid (`native`, tiled above 1024
+px): resizing would resample away the traces it looks for. The detection loss is class-balanced
+per batch. Weights written before `native` existed keep the 256-px square resize they were
+trained with (every file carries its configuration).
 
 The diffusion settings are the paper's: T = 1000, linear β from 1e-4 to 0.02, simplex noise with
 start frequency 2⁻⁶, 6 octaves, persistence 0.8; fixed timestep t_f = 5 in stage 2 and at
@@ -187,6 +189,8 @@ COMPACT = DiffForensicsConfig(
     time_embedding_dim=128,
     detection_hidden=64,
     encoder_weights="efficientnet_lite0",
+    native=True,
+    loss=LossConfig(balance_classes=True),
 )
 
 PROFILES: dict[str, DiffForensicsConfig] = {"full": FULL, "compact": COMPACT}

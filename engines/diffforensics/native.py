@@ -48,7 +48,7 @@ def _forward_padded(model: DiffForensics, rgb: np.ndarray, device: torch.device)
     """Probability maps (localization, then edge cues) of one tile at its own size."""
     height, width = rgb.shape[:2]
     pad_h, pad_w = (-height) % STRIDE, (-width) % STRIDE
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)[None]
+    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div_(255.0)[None]
     if pad_h or pad_w:
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)

@@ -26,6 +26,9 @@ LATENT_MODES = ("inpaint", "shift", "noise")
 NOISE_STRENGTH = {"inpaint": (0.0, 0.3), "shift": (0.0, 0.2), "noise": (0.1, 0.35)}
 """Latent noise inside the region, in units of the latent's standard deviation."""
 ALIGN = 8
+MAX_WINDOW = 224
+"""Side of the window the regenerated region is drawn in (plus the crop margin: TAEF2 sees at
+most about 256 × 256 pixels)."""
 
 
 class Regenerator(Protocol):
@@ -40,11 +43,18 @@ def regenerate(target: np.ndarray, ctx: EditContext) -> Edit:
     rng = ctx.rng
     if ctx.regenerator is None:
         raise ValueError("regenerate needs ctx.regenerator")
-    region = draw_region(target, rng, ctx.area_range)
+    y0, x0, window = _window(target.shape[:2], rng)
+    height, width = target.shape[:2]
+    scale = height * width / (window[0] * window[1])
+    low, high = ctx.area_range
+    window_range = (min(low * scale, 0.4), min(high * scale, 0.5))
+    region = draw_region(target[y0:y0 + window[0], x0:x0 + window[1]], rng, window_range)
+    mask = np.zeros((height, width), bool)
+    mask[y0:y0 + window[0], x0:x0 + window[1]] = region.mask
     radius = int(rng.integers(2, 9))
-    alpha = feather_alpha(region.mask, radius)
+    alpha = feather_alpha(mask, radius)
     x0, y0, x1, y1 = _crop_box(alpha > 0, CROP_MARGIN)
-    crop, crop_mask = _padded(target[y0:y1, x0:x1]), _padded(region.mask[y0:y1, x0:x1])
+    crop, crop_mask = _padded(target[y0:y1, x0:x1]), _padded(mask[y0:y1, x0:x1])
     regenerator = ctx.regenerator()
     new_crop, model_params = regenerator(crop, crop_mask, rng)
     edited = target.copy()
@@ -59,6 +69,14 @@ def regenerate(target: np.ndarray, ctx: EditContext) -> Edit:
         "feather_radius": radius,
     }
     return Edit(image, footprint, params)
+
+
+def _window(shape: tuple[int, int], rng: np.random.Generator) -> tuple[int, int, tuple[int, int]]:
+    """(y, x, (height, width)) of a random window of at most MAX_WINDOW per side the region is
+    drawn in: inpainting pipelines regenerate an object-sized box, and TAEF2's cost grows with it."""
+    height, width = shape
+    size = (min(height, MAX_WINDOW), min(width, MAX_WINDOW))
+    return int(rng.integers(0, height - size[0] + 1)), int(rng.integers(0, width - size[1] + 1)), size
 
 
 def _crop_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
