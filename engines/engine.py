@@ -14,15 +14,38 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from engines.calibration import Calibration, read_calibration
 from engines.device import resolve_device
-from engines.errors import WorkbenchError
+from engines.errors import ImageInputError, WorkbenchError
 from engines.registry import did_you_mean
 from engines.result import Analysis, Provenance
+
+if TYPE_CHECKING:
+    from engines.imageio import LoadedImage
+
+
+MIN_SIDE = 8
+"""Pixels: the shortest side any engine analyses (below it there are no blocks or regions to compare)."""
+
+
+def check_analysable(image: LoadedImage) -> None:
+    """The one input rule of every engine, applied before any model is loaded: an unreadable file
+    is refused by `load_image`; here, an image whose shorter side is under MIN_SIDE pixels or whose
+    size is above the megapixel limit (`FORGERY_MAX_MEGAPIXELS`) is refused, with the same
+    message whichever engine is asked."""
+    from engines.imageio import check_size
+    from engines.settings import get_settings
+
+    if min(image.width, image.height) < MIN_SIDE:
+        raise ImageInputError(
+            f"'{image.source}' is {image.width}×{image.height} pixels; images are analysed from "
+            f"at least {MIN_SIDE}×{MIN_SIDE} pixels. Use the original, larger file."
+        )
+    check_size((image.width, image.height), image.source, get_settings().max_megapixels)
 
 
 @dataclass
@@ -119,6 +142,7 @@ class Engine(ABC):
         from engines.imageio import LoadedImage, load_image
 
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
+        check_analysable(loaded)
         model = self.load()
         start = time.perf_counter()
         with self._lock:

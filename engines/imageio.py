@@ -236,7 +236,7 @@ def _digest(stream: Path | io.BytesIO) -> tuple[str, int]:
 
 
 def _decoded(image: Image.Image, source: str, limit: float) -> _Opened:
-    _check_size(image.size, source, limit)
+    check_size(image.size, source, limit)
     n_frames = int(getattr(image, "n_frames", 1))
     if n_frames > 1:
         image.seek(0)
@@ -278,7 +278,8 @@ def _stream_of(src: str | os.PathLike | bytes | io.BytesIO) -> tuple[Path | io.B
     return path, path.name
 
 
-def _check_size(size: tuple[int, int], source: str, limit: float) -> None:
+def check_size(size: tuple[int, int], source: str, limit: float) -> None:
+    """Refuse a zero-size image or one above `limit` megapixels (before it is decoded)."""
     width, height = (int(v) for v in size)
     if width <= 0 or height <= 0:
         raise ImageInputError(f"'{source}' has zero size ({width}×{height} pixels).")
@@ -334,7 +335,7 @@ def _array_to_pil(array: np.ndarray, limit: float) -> tuple[Image.Image, str]:
         raise ImageInputError(
             f"An image array must be H×W, H×W×1, H×W×3 or H×W×4; got shape {array.shape}."
         )
-    _check_size((array.shape[1], array.shape[0]), "<array>", limit)
+    check_size((array.shape[1], array.shape[0]), "<array>", limit)
     mode = f"{array.dtype.name}x{array.shape[2]}"
     if array.dtype == np.uint8:
         pixels = array

@@ -21,10 +21,11 @@ AXIS_LABELS = {
 
 def sweep_figure(results: Sequence[SweepResult]) -> Figure:
     """Score, and F1/IoU when a ground truth was given, against intensity: one line per engine,
-    the clean image's value as a dashed line of the same colour."""
+    the clean image's value as a dashed line of the same colour. The legend sits below the axes,
+    never over the data."""
     with_truth = any(r.clean.f1 is not None for r in results)
     metrics = [("score", "image score")] + ([("f1", "pixel F1"), ("iou", "pixel IoU")] if with_truth else [])
-    figure = Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
+    figure = Figure(figsize=(4.2 * len(metrics), 3.9), layout="constrained")
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     axis_name = results[0].axis if results else ""
     for ax, (key, title) in zip(axes, metrics, strict=True):
@@ -40,5 +41,6 @@ def sweep_figure(results: Sequence[SweepResult]) -> Figure:
         ax.set_xlabel(AXIS_LABELS.get(axis_name, axis_name))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0].legend(title="dashed: clean", fontsize="small")
+    figure.legend(*axes[0].get_legend_handles_labels(), title="method (dashed line: the clean image)",
+                  loc="outside lower center", ncols=max(1, len(results)), fontsize="small")
     return figure

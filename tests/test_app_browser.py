@@ -48,18 +48,16 @@ def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image
     page.locator("#classic-upload input[type=file]").set_input_files(str(image_path))
     page.locator("#classic-preview img").wait_for(timeout=30_000)
     page.locator("#classic-analyse").click()
-    score = page.locator("#classic-score")
-    score.get_by_text("Manipulation score").wait_for(timeout=60_000)
+    verdict = page.locator("#classic-verdict")
+    verdict.get_by_text("Measured reliability").wait_for(timeout=60_000)
     overlay = page.locator("#classic-overlay img")
     overlay.wait_for(timeout=30_000)
-    assert "Manipulation score: " in score.inner_text()
     width = overlay.evaluate("img => img.naturalWidth")
     height = overlay.evaluate("img => img.naturalHeight")
-    assert (width, height) == (rgb.shape[1], rgb.shape[0])
+    assert width == rgb.shape[1] and height > rgb.shape[0]  # the colour bar under the overlay
     page.locator("#classic-provenance").get_by_text("device").wait_for(timeout=WAIT)
     page.locator("#classic-export").click()
     page.locator("#classic-report a[download$='_report.zip']").wait_for(timeout=WAIT)
-    _screenshot(page, "inspect-classic")
     page.close()
 
 
@@ -75,11 +73,12 @@ def test_trained_engine_tab_shows_overlay_evidence_maps_and_explanation(app_url,
     overlay = page.locator(f"#{engine_name}-overlay img")
     overlay.wait_for(timeout=3 * WAIT)
     assert overlay.evaluate("img => img.naturalWidth") == 384
-    assert "Manipulation score: " in page.locator(f"#{engine_name}-score").inner_text()
+    assert "Measured reliability" in page.locator(f"#{engine_name}-verdict").inner_text()
     if engine_name == "ifdl_vlm":
         explanation = page.locator(f"#{engine_name}-explanation")
-        explanation.get_by_text("Class:").wait_for(timeout=WAIT)
-        assert len(explanation.inner_text().split()) > 20
+        explanation.get_by_text("Class (the method's classifier)").wait_for(timeout=WAIT)
+        written = explanation.text_content() + page.locator(f"#{engine_name}-withheld").text_content()
+        assert len(written.split()) > 20  # shown as the reading, or withheld with its reason
     else:
         page.locator(f"#{engine_name}-maps img").first.wait_for(timeout=WAIT)
     _screenshot(page, f"inspect-{engine_name}")
@@ -130,11 +129,9 @@ def test_compare_shows_every_method_and_scores_against_the_truth(app_url, browse
     page.locator("#compare-gt input[type=file]").set_input_files(str(EXAMPLES / "spliced_mask.png"))
     page.locator("#compare-run").click()
     cells = _row(page, "compare-table", "Classic forensics").locator("[role=gridcell]").all_inner_texts()
-    score, f1, iou = float(cells[1]), float(cells[3]), float(cells[4])
+    score, f1, iou = float(cells[2]), float(cells[5]), float(cells[6])
     assert 0 <= iou <= f1 <= 1 and 0 <= score <= 1
     page.locator("#compare-heatmaps img").first.wait_for(timeout=WAIT)
-    assert page.locator("#compare-scale img").evaluate("img => img.naturalWidth") == 512
-    _screenshot(page, "compare")
     small = tmp_path / "small_mask.png"
     cv2.imwrite(str(small), np.zeros((10, 20), np.uint8))
     page.locator("#compare-gt button[aria-label='Clear']").click()
@@ -151,14 +148,12 @@ def test_robustness_lab_before_after_and_sweep_plot(app_url, browser):
     page.locator("#robust-perturbed img").wait_for(timeout=WAIT)
     page.locator("#robust-gallery img").nth(2).wait_for(timeout=WAIT)
     assert _row(page, "robust-table", "Classic forensics").locator("[role=gridcell]").count() == 8
-    _screenshot(page, "robustness")
     page.get_by_role("tab", name="Intensity sweep").click()
     page.locator("#robust-sweep").click()
     plot = page.locator("#robust-plot img")
     plot.wait_for(timeout=WAIT)
     assert plot.evaluate("img => img.naturalWidth") > 300
     assert _row(page, "robust-points", "clean").locator("[role=gridcell]").all_inner_texts()[0] == "Classic forensics"
-    _screenshot(page, "robustness-sweep")
     page.close()
 
 
@@ -175,7 +170,10 @@ def test_train_tab_offers_trainable_engines_and_checks_paths(app_url, browser):
     page.close()
 
 
-def test_evaluate_tab_runs_a_dataset_and_browses_the_worst_images(app_url, browser, tmp_path):
+def test_evaluate_tab_runs_a_dataset_and_browses_the_worst_images(app_url, browser, tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGERY_DATA_ROOTS", str(tmp_path))  # a folder the app may read (engines.paths)
+    monkeypatch.setenv("FORGERY_RUNS", str(tmp_path / "runs"))
+    get_settings.cache_clear()
     data = write_dataset(tmp_path / "tiny", n_tampered=2, n_authentic=1)
     page = _open_tab(browser, app_url, "Evaluate")
     page.locator("#eval-path textarea").fill(str(data))
@@ -191,6 +189,8 @@ def test_evaluate_tab_runs_a_dataset_and_browses_the_worst_images(app_url, brows
     assert case.evaluate("img => img.naturalWidth") == 128
     _screenshot(page, "evaluate")
     page.close()
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 def test_models_tab_loads_an_engine(app_url, browser):

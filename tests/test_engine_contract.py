@@ -88,10 +88,10 @@ def test_lazy_load_happens_once_across_threads():
 
 def test_analyze_fills_provenance_and_default_mask():
     engine = CountingEngine(profile="full", device="cpu")
-    rgb = np.zeros((6, 7, 3), np.uint8)
+    rgb = np.zeros((8, 9, 3), np.uint8)
     rgb[2:4, 3:6, 0] = 255
     analysis = engine.analyze(rgb)
-    assert analysis.size == (6, 7)
+    assert analysis.size == (8, 9)
     assert analysis.provenance.engine == "counting" and analysis.provenance.profile == "full"
     assert analysis.provenance.weights == {"fake": "0" * 64}
     assert analysis.provenance.parameters == {"threshold": 0.5, "gain": 0.5}
@@ -103,3 +103,29 @@ def test_analyze_fills_provenance_and_default_mask():
 def test_get_engine_returns_one_shared_instance():
     assert get_engine("classic") is get_engine("classic")
     assert get_engine("classic") is not get_engine("classic", device="cpu")
+
+
+def test_every_engine_refuses_the_same_inputs_with_the_same_message(monkeypatch: pytest.MonkeyPatch):
+    """Too small, too large and unreadable: refused by the Engine base before any model loads."""
+    from engines.catalog import engine_names
+    from engines.errors import ImageInputError
+    from engines.imageio import load_image
+    from engines.settings import get_settings
+
+    large = load_image(np.zeros((64, 64, 3), np.uint8))
+    monkeypatch.setenv("FORGERY_MAX_MEGAPIXELS", "0.001")
+    get_settings.cache_clear()
+    try:
+        for bad, expected in ((np.zeros((1, 1, 3), np.uint8), "at least 8×8 pixels"),
+                              (large, "above the 0.001 MP limit"), (b"not an image", "not an image")):
+            messages = set()
+            for name in engine_names():
+                engine = engine_class(name)(device="cpu")
+                with pytest.raises(ImageInputError, match=expected) as refused:
+                    engine.analyze(bad)
+                assert not engine.loaded
+                messages.add(str(refused.value))
+            assert len(messages) == 1, messages
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

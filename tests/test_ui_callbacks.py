@@ -48,10 +48,6 @@ def tmp_path_is_a_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(DATA_ROOTS_VARIABLE, str(tmp_path))
 
 
-def _ignore_progress(*args, **kwargs) -> None:
-    return None
-
-
 # ---- shared pieces ---------------------------------------------------------------------------
 
 
@@ -69,9 +65,10 @@ def test_examples_are_listed_with_their_masks_and_a_pick_shows_its_facts():
     assert names == ["authentic.jpg", "copy_move.jpg", "spliced.jpg"]
     assert example_mask(EXAMPLES / "spliced.jpg") == EXAMPLES / "spliced_mask.png"
     assert example_mask(EXAMPLES / "authentic.jpg") is None
-    source, preview, facts = choose(SPLICED)
+    source, preview, facts, *file_panel = choose(SPLICED)
     assert source == SPLICED and preview.shape == (288, 384, 3) and facts["jpeg_quality"] == 90
-    assert choose(None) == (None, None, None)
+    assert "quality 90" in file_panel[0]
+    assert choose(None)[:3] == [None, None, None]
 
 
 def test_jobs_run_in_the_background_one_at_a_time_and_stop_on_request():
@@ -110,13 +107,15 @@ def test_job_failures_are_messages_not_tracebacks():
 
 def test_inspect_analyses_renders_and_exports_a_report():
     state = inspect_tab.run_engine("classic", SPLICED, "compact", DEFAULT_WEIGHTS)
-    overlay, outline, mask, maps, score, record, line, box, evidence, explanation = inspect_tab.render(
-        state, 0.5, "jet", 0.3)
-    assert overlay.shape == outline.shape == (288, 384, 3) and mask.shape == (288, 384)
-    assert {caption for _, caption in maps} == {"ela", "noise residual", "noise level anomaly", "jpeg ghost"}
-    assert "Manipulation score: " in score and "threshold 0.30" in score
+    overlay, outline, mask, maps, verdict, record, line, box, evidence, explanation, _, _ = inspect_tab.render(
+        state, 0.5, "jet", 0.3, 2)
+    assert overlay.shape[1] == 384 and outline.shape == (288, 384, 3) and mask.shape == (288, 384)
+    assert {caption.split(" (")[0] for _, caption in maps["value"]} == {
+        "error level: change when re-saved as JPEG", "noise residual: fine texture, not evidence by itself",
+        "local noise level unlike the rest of the image", "JPEG ghost: region once saved at another quality"}
+    assert "Measured reliability" in verdict and "threshold 0.30" in verdict
     assert record["engine"] == "classic" and f"device `{best_device()}`" in line
-    assert box["visible"] is True and "mask_fraction" in evidence and explanation == ""
+    assert box["visible"] is True and "mask_fraction" in evidence["value"] and explanation == ""
     archive = Path(inspect_tab.export(state))
     assert "spliced_classic.html" in zipfile.ZipFile(archive).namelist()
 
@@ -126,10 +125,11 @@ def test_inspect_shows_an_explanation_and_its_evidence_when_the_engine_gives_one
     analysis = Analysis(heatmap=np.zeros((288, 384), np.float32), mask=np.zeros((288, 384), bool), score=0.9,
                         provenance=Provenance("ifdl_vlm", "compact", "cpu"), label="splicing",
                         text="The pasted blob has its own noise.", evidence={"area": 0.1})
-    outputs = inspect_tab.render(inspect_tab.InspectState(image, analysis), 0.5, "inferno", 0.5)
-    box, evidence, explanation = outputs[7:]
-    assert box["visible"] is True and evidence == {"area": 0.1}
-    assert "**Class:** splicing" in explanation and "own noise" in explanation
+    state = inspect_tab.InspectState(image, analysis, inspect_tab.analysis_verdict(analysis))
+    box, evidence, explanation, withheld_box, withheld = inspect_tab.render(state, 0.5, "inferno", 0.5, 2)[7:]
+    assert box["visible"] is True and evidence["value"] == {"area": 0.1}
+    assert "**Class (the method's classifier):** splicing" in explanation
+    assert withheld_box["visible"] and "own noise" in withheld  # no verdict: the text is not a finding
 
 
 def test_inspect_messages_for_no_image_and_for_missing_weights(tmp_path: Path):
@@ -159,13 +159,13 @@ def test_weights_selector_lists_trained_runs_of_the_engine_and_profile(runs_dir:
 
 def test_compare_puts_methods_side_by_side_with_scores_against_the_truth():
     state = compare_tab.analyse_all(SPLICED, ["classic"])
-    scale, heatmaps, outlines, table = compare_tab.render(state, SPLICED_MASK, 0.5, "inferno")
-    assert scale.shape[1] == 512 and np.array_equal(scale[0, 0], compare_tab.views.colour_scale("inferno")[0, 0])
-    assert len(heatmaps) == 1 and heatmaps[0][1].startswith("Classic forensics · score")
+    heatmaps, outlines, table = compare_tab.render(state, SPLICED_MASK, 0.5, "inferno")
+    assert len(heatmaps) == 1 and heatmaps[0][1].startswith("Classic forensics · ")
     assert [caption for _, caption in outlines][-1] == "ground truth"
-    method, score, area, f1, iou, seconds, note = table[0]
+    method, verdict, score, calibrated, area, f1, iou, seconds, note = table[0]
     assert method == "Classic forensics" and 0 <= f1 <= 1 and 0 <= iou <= f1 and note == ""
-    assert compare_tab.render(state, None, 0.5, "inferno")[3][0][3] is None
+    assert verdict == state.verdicts["classic"].headline
+    assert compare_tab.render(state, None, 0.5, "inferno")[2][0][5] is None
 
 
 def test_compare_refuses_a_mask_of_the_wrong_size(tmp_path: Path):
@@ -215,14 +215,13 @@ def test_robustness_before_after_and_change_per_method():
 
 
 def test_robustness_sweep_plots_and_tabulates_each_intensity():
-    figure, rows = robustness_tab.run_sweep(SPLICED, SPLICED_MASK, ["classic"], "jpeg", "50, 90", 0,
-                                            progress=_ignore_progress)
+    figure, rows = robustness_tab.run_sweep(SPLICED, SPLICED_MASK, ["classic"], "jpeg", "50, 90", 0)
     assert [row[1] for row in rows] == ["clean", 50.0, 90.0]
     assert all(row[3] is not None for row in rows)
     assert [ax.get_title() for ax in figure.axes] == ["image score", "pixel F1", "pixel IoU"]
     assert robustness_tab.default_values("jpeg") == "50, 60, 70, 80, 90, 100"
     with pytest.raises(gr.Error, match="not a number"):
-        robustness_tab.run_sweep(SPLICED, None, ["classic"], "jpeg", "50, high", 0, progress=_ignore_progress)
+        robustness_tab.run_sweep(SPLICED, None, ["classic"], "jpeg", "50, high", 0)
 
 
 # ---- Evaluate ------------------------------------------------------------------------------------

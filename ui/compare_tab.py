@@ -1,9 +1,12 @@
 """Compare: every method on the same image, side by side on one colour scale, with one threshold,
-and per-method F1/IoU when a ground-truth mask is given."""
+each method's verdict, and per-method F1/IoU when a ground-truth mask is given. The results fill
+in method by method as each finishes; Stop ends the comparison before the next method."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -15,35 +18,58 @@ from engines.imageio import LoadedImage, load_mask
 from engines.metrics import pixel_scores
 from engines.render import COLORMAPS
 from engines.result import Analysis
+from engines.verdict import Verdict, analysis_verdict
 from ui import views
 from ui.export import export_report
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors, warn
+from ui.progress import Task, done_line, failed_line, run_with_stop
 
-ROW_HEIGHT = 260
+ROW_HEIGHT = 300
 """Pixels per gallery row of three methods."""
-TABLE_HEADERS = ["method", "score", "flagged area", "F1", "IoU", "seconds", "note"]
+TABLE_HEADERS = ["method", "verdict", "score", "calibrated", "flagged area", "F1", "IoU", "seconds", "note"]
 
 
 @dataclass
 class CompareState:
     image: LoadedImage
     analyses: dict[str, Analysis] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def analyse_one(state: CompareState, name: str, step=lambda text: None) -> None:
+    """Run one engine with its default profile into `state`; a failure is recorded, not raised
+    (`warn_failure` then tells the user, from the callback's own thread)."""
+    engine = None
+    try:
+        engine = get_engine(name)
+        if not engine.loaded:
+            step("loading the model")
+            engine.load()
+        step("analysing")
+        analysis = engine.analyze(state.image)
+    except WorkbenchError as exc:
+        state.errors[name] = str(exc)
+        return
+    state.analyses[name] = analysis
+    state.verdicts[name] = analysis_verdict(analysis)
+
+
 def analyse_all(path: str | None, engines: list[str]) -> CompareState:
-    """Run each chosen engine with its default profile; one that fails is reported, not fatal."""
+    """Every chosen engine in turn (for scripts and tests; the tab streams `compare_stream`)."""
     if not engines:
         raise gr.Error("Tick at least one method to compare.")
     state = CompareState(image=load_source(path))
     for name in engines:
-        try:
-            state.analyses[name] = get_engine(name).analyze(state.image)
-        except WorkbenchError as exc:
-            state.errors[name] = str(exc)
-            warn(f"{engine_class(name).title}: {exc}")
+        analyse_one(state, name)
+        warn_failure(state, name)
     return state
+
+
+def warn_failure(state: CompareState, name: str) -> None:
+    if name in state.errors:
+        warn(f"{engine_class(name).title}: {state.errors[name]}")
 
 
 def ground_truth(state: CompareState, mask_path: str | None) -> np.ndarray | None:
@@ -60,28 +86,30 @@ def comparison_table(state: CompareState, gt: np.ndarray | None, threshold: floa
         f1 = iou = None
         if gt is not None:
             scores = pixel_scores(analysis.heatmap, gt, threshold)
-            f1, iou = round(scores["f1"], 4), round(scores["iou"], 4)
-        rows.append([engine_class(name).title, round(analysis.score, 4),
-                     f"{float(analysis.mask_at(threshold).mean()):.1%}", f1, iou,
-                     round(analysis.provenance.seconds, 2), ""])
-    rows += [[engine_class(name).title, None, "", None, None, None, error.splitlines()[0]]
+            f1, iou = views.rounded(scores["f1"]), views.rounded(scores["iou"])
+        verdict = state.verdicts[name]
+        rows.append([engine_class(name).title, verdict.headline, views.rounded(analysis.score),
+                     "yes" if verdict.calibrated else "no", f"{float(analysis.mask_at(threshold).mean()):.1%}",
+                     f1, iou, views.rounded(analysis.provenance.seconds), ""])
+    rows += [[engine_class(name).title, "", None, "", "", None, None, None, error.splitlines()[0]]
              for name, error in state.errors.items()]
     return rows
 
 
 def render(state: CompareState | None, mask_path: str | None, threshold: float, cmap: str):
-    """Outputs: colour scale, heatmaps, mask outlines, table."""
+    """Outputs: heatmaps (each with its colour bar), mask outlines, table."""
     if state is None:
-        return None, [], [], []
+        return [], [], []
     gt = ground_truth(state, mask_path)
     rgb = state.image.rgb
-    heatmaps = [(views.heatmap_view(a.heatmap, cmap), f"{engine_class(n).title} · score {a.score:.3f}")
+    heatmaps = [(views.heatmap_view(a.heatmap, cmap),
+                 f"{engine_class(n).title} · {state.verdicts[n].headline} · score {a.score:.3f}")
                 for n, a in state.analyses.items()]
     outlines = [(views.mask_view(rgb, a, threshold), f"{engine_class(n).title} · mask > {threshold:.2f}")
                 for n, a in state.analyses.items()]
     if gt is not None:
         outlines.append((views.truth_view(rgb, gt), "ground truth"))
-    return views.colour_scale(cmap), heatmaps, outlines, comparison_table(state, gt, threshold)
+    return heatmaps, outlines, comparison_table(state, gt, threshold)
 
 
 def export(state: CompareState | None) -> str:
@@ -102,26 +130,52 @@ def build_compare_tab() -> None:
             add_examples(picker, gt)
             engines = gr.CheckboxGroup([(engine_class(n).title, n) for n in names], value=names,
                                        label="Methods")
-            run = gr.Button("Compare", variant="primary", elem_id="compare-run")
+            with gr.Row():
+                run = gr.Button("Compare", variant="primary", elem_id="compare-run")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="compare-stop")
+            status = gr.HTML(elem_id="compare-status")
         with gr.Column(scale=2):
             with gr.Row():
                 threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Shared mask threshold")
                 cmap = gr.Dropdown(list(COLORMAPS), value=COLORMAPS[0], label="Colormap")
-            scale = gr.Image(label="Colour scale: 0 (left) to 1 (right), the same for every method",
-                             interactive=False, format="png", height=60, elem_id="compare-scale")
-            heatmaps = gr.Gallery(label="Heatmaps", columns=3, height=gallery_height, fit_columns=False,
-                                  format="png", elem_id="compare-heatmaps")
+            heatmaps = gr.Gallery(label="Heatmaps, one colour scale (bar under each)", columns=3,
+                                  height=gallery_height, object_fit="contain", format="png",
+                                  elem_id="compare-heatmaps")
             outlines = gr.Gallery(label="Masks at the shared threshold", columns=3, height=gallery_height,
-                                  fit_columns=False, format="png", elem_id="compare-masks")
+                                  object_fit="contain", format="png", elem_id="compare-masks")
             table = gr.Dataframe(headers=TABLE_HEADERS, label="Per method (F1/IoU need a ground-truth mask)",
                                  interactive=False, elem_id="compare-table")
             with gr.Row():
                 export_button = gr.Button("Export all reports (zip)")
                 report_file = gr.File(label="Report bundle", interactive=False, height=90)
 
-    outputs = [scale, heatmaps, outlines, table]
+    outputs = [heatmaps, outlines, table]
     controls = [state, gt, threshold, cmap]
-    run.click(analyse_all, [picker.source, engines], state).then(render, controls, outputs)
+
+    def compare_stream(path: str | None, chosen: list[str], mask_path: str | None, limit: float,
+                       colormap: str) -> Iterator[dict]:
+        if not chosen:
+            raise gr.Error("Tick at least one method to compare.")
+        result = CompareState(image=load_source(path))
+        started = time.monotonic()
+        for position, name in enumerate(chosen, start=1):
+            title = f"{engine_class(name).title} ({position}/{len(chosen)})"
+            task = Task(title, lambda step, name=name: analyse_one(result, name, step))
+            try:
+                for line in task.statuses():
+                    yield {status: line}
+                task.result()
+                warn_failure(result, name)
+            except Exception as error:
+                yield {status: failed_line(title, error)}
+                raise
+            finally:
+                task.cancel()
+            yield {state: result, **dict(zip(outputs, render(result, mask_path, limit, colormap), strict=True))}
+        yield {status: done_line(f"{len(result.analyses)} of {len(chosen)} methods compared", time.monotonic() - started)}
+
+    run_with_stop(run, stop, status, "Compare", compare_stream, [picker.source, engines, gt, threshold, cmap],
+                  [state, *outputs], stopped="stopped; the methods finished so far are shown")
     for control in (gt, threshold, cmap):
-        control.change(render, controls, outputs)
+        control.change(render, controls, outputs, show_progress="hidden")
     export_button.click(export, state, report_file)

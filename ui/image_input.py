@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
+from engines.file_forensics import inspect_file
 from engines.imageio import LoadedImage, load_image
 from engines.settings import get_settings
+from ui.file_panel import FilePanel, build_file_panel, panel_values
 from ui.messages import user_errors
 
 PASTE_LABEL = "…or paste (Ctrl+V): lossless PNG, but re-encoded"
@@ -27,6 +28,7 @@ class ImageInput:
     paste: gr.Image
     preview: gr.Image
     facts: gr.JSON
+    file_panel: FilePanel
 
 
 def example_images() -> list[Path]:
@@ -49,12 +51,15 @@ def load_source(path: str | None) -> LoadedImage:
         return load_image(path)
 
 
-def choose(path: str | None) -> tuple[str | None, np.ndarray | None, dict | None]:
-    """A new upload or paste becomes the image to analyse; its preview and file facts are shown."""
+def choose(path: str | None) -> list:
+    """A new upload or paste becomes the image to analyse. Outputs: the path, its preview, its
+    decoded facts, then the file-forensics panel (`FilePanel.outputs`)."""
     if not path:
-        return None, None, None
+        return [None, None, None, *panel_values(None)]
     image = load_source(path)
-    return path, image.rgb, image.facts()
+    with user_errors():
+        report = inspect_file(path)
+    return [path, image.rgb, image.facts(), *panel_values(report)]
 
 
 def choose_pasted(payload: dict | None):
@@ -72,11 +77,13 @@ def build_image_input(prefix: str) -> ImageInput:
                      height=140, elem_id=f"{prefix}-paste")
     gr.Markdown(PASTE_NOTE, elem_classes=["paste-note"])
     preview = gr.Image(label="Image being analysed", interactive=False, format="png", elem_id=f"{prefix}-preview")
-    with gr.Accordion("File facts", open=False):
+    file_panel = build_file_panel(prefix)
+    with gr.Accordion("Decoded image facts", open=False):
         facts = gr.JSON(show_label=False)
-    picker = ImageInput(source=source, upload=upload, paste=paste, preview=preview, facts=facts)
-    upload.change(choose, upload, [source, preview, facts])
-    paste.change(choose_pasted, paste, [source, preview, facts], preprocess=False)
+    picker = ImageInput(source=source, upload=upload, paste=paste, preview=preview, facts=facts, file_panel=file_panel)
+    outputs = [source, preview, facts, *file_panel.outputs]
+    upload.change(choose, upload, outputs)
+    paste.change(choose_pasted, paste, outputs, preprocess=False)
     return picker
 
 

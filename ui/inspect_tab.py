@@ -1,56 +1,104 @@
-"""Inspect: one panel per engine — pick an image, analyse it, read the heatmap, mask, score, maps,
-explanation and provenance, and download the report."""
+"""Inspect: one panel per engine — pick an image, analyse it (with a live status line that can be
+stopped), read the verdict and its measured reliability, the heatmap, mask, maps, explanation and
+provenance, and download the report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 
 from engines.catalog import engine_class, get_engine
+from engines.consistency import Reading, reconcile
 from engines.imageio import LoadedImage
-from engines.render import COLORMAPS
+from engines.map_legend import evidence_picture
+from engines.render import COLORMAPS, default_outline_width
 from engines.result import Analysis
 from engines.runs import is_trainable
+from engines.verdict import Verdict, analysis_verdict
 from ui import views
 from ui.export import export_report
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors
+from ui.profiles import profile_choices, profile_state
+from ui.progress import Task, failed_line, run_with_stop
 from ui.weights import DEFAULT_WEIGHTS, weights_choices, weights_path, weights_update
+
+HEATMAP_CHOICE, OUTLINE_CHOICE = "heatmap overlay", "mask outline"
 
 
 @dataclass
 class InspectState:
     image: LoadedImage
     analysis: Analysis
+    verdict: Verdict
 
 
-def run_engine(engine_name: str, path: str | None, profile: str, weights: str | None = None) -> InspectState:
+def _ignore_step(text: str) -> None:
+    return None
+
+
+def run_engine(engine_name: str, path: str | None, profile: str, weights: str | None = None,
+               step: Callable[[str], None] = _ignore_step) -> InspectState:
     """Analyse the chosen file itself (its original bytes, not the preview's re-encoding)."""
+    cls = engine_class(engine_name)
+    step("reading the image")
     image = load_source(path)
     with user_errors():
-        analysis = get_engine(engine_name, profile, weights=weights_path(weights)).analyze(image)
-    return InspectState(image=image, analysis=analysis)
+        engine = get_engine(engine_name, profile, weights=weights_path(weights))
+        if not engine.loaded:
+            step(f"loading the {cls.title} model (first use in this session)")
+            engine.load()
+        step("analysing the image" + (" and writing the explanation" if cls.writes_explanations else ""))
+        analysis = engine.analyze(image)
+    return InspectState(image=image, analysis=analysis, verdict=analysis_verdict(analysis))
 
 
-def render(state: InspectState | None, opacity: float, cmap: str, threshold: float) -> tuple:
-    """Outputs, in order: overlay, outline, binary mask, evidence maps, score, provenance record,
-    provenance line, explanation box visibility, evidence, explanation."""
+def slider_choices(state: InspectState | None) -> list[str]:
     if state is None:
-        return None, None, None, [], "", None, "", gr.update(visible=False), None, ""
+        return [HEATMAP_CHOICE, OUTLINE_CHOICE]
+    return [HEATMAP_CHOICE, OUTLINE_CHOICE, *state.analysis.maps]
+
+
+def slider_view(state: InspectState | None, choice: str, opacity: float, cmap: str, threshold: float,
+                width: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The image beside one picture of the same size (overlay, outline or a map), for the slider."""
+    if state is None:
+        return None
     rgb, analysis = state.image.rgb, state.analysis
-    explanation = views.explanation_markdown(analysis)
+    if choice == OUTLINE_CHOICE:
+        return rgb, views.mask_view(rgb, analysis, threshold, int(width))
+    if choice in analysis.maps:
+        picture, _ = evidence_picture(choice, analysis.maps[choice], cmap)
+        return rgb, picture[: rgb.shape[0]]
+    return rgb, views.overlay_view(rgb, analysis.heatmap, opacity, cmap)[: rgb.shape[0]]
+
+
+def render(state: InspectState | None, opacity: float, cmap: str, threshold: float, width: float) -> tuple:
+    """Outputs, in order: overlay, outline, binary mask, evidence maps, verdict, provenance record,
+    provenance line, explanation box visibility, evidence, explanation, withheld box, withheld text.
+    The maps gallery is hidden for an engine that gives no maps."""
+    if state is None:
+        return (None, None, None, [], "", None, "", gr.update(visible=False), None, "", gr.update(visible=False), "")
+    rgb, analysis = state.image.rgb, state.analysis
+    reading: Reading = reconcile(analysis, state.verdict, threshold)
+    explanation = views.explanation_markdown(analysis, reading)
+    withheld = views.withheld_explanation(analysis, reading)
     return (
-        views.overlay_view(rgb, analysis, opacity, cmap),
-        views.mask_view(rgb, analysis, threshold),
+        views.overlay_view(rgb, analysis.heatmap, opacity, cmap),
+        views.mask_view(rgb, analysis, threshold, int(width)),
         views.binary_mask_view(analysis, threshold),
-        views.evidence_gallery(analysis, cmap),
-        views.score_text(analysis, threshold),
+        gr.update(value=views.evidence_gallery(analysis, cmap), visible=bool(analysis.maps)),
+        views.verdict_markdown(state.verdict, reading, analysis, threshold),
         views.provenance_record(analysis),
         views.provenance_markdown(analysis),
-        gr.update(visible=bool(explanation or analysis.evidence)),
-        analysis.evidence or None,
+        gr.update(visible=bool(explanation or withheld or analysis.evidence)),
+        gr.update(value=analysis.evidence or None, label=views.evidence_label(analysis)),
         explanation,
+        gr.update(visible=bool(withheld)),
+        withheld,
     )
 
 
@@ -68,30 +116,46 @@ def build_inspect_panel(engine_name: str) -> None:
         with gr.Column(scale=1):
             picker = build_image_input(engine_name)
             add_examples(picker)
-            profile = gr.Dropdown(list(cls.profiles), value=cls.default_profile, label="Profile")
+            profile = gr.Dropdown(profile_choices(engine_name), value=cls.default_profile, label="Profile",
+                                  elem_id=f"{engine_name}-profile")
             with gr.Row(visible=trainable):
                 weights = gr.Dropdown(weights_choices(engine_name, cls.default_profile), value=DEFAULT_WEIGHTS,
                                       label="Weights", scale=4, elem_id=f"{engine_name}-weights")
                 refresh = gr.Button("↻", scale=0, min_width=40)
-            analyse = gr.Button("Analyse", variant="primary", elem_id=f"{engine_name}-analyse")
+            availability = gr.HTML(elem_id=f"{engine_name}-availability")
+            with gr.Row():
+                analyse = gr.Button("Analyse", variant="primary", elem_id=f"{engine_name}-analyse")
+                stop = gr.Button("Stop", variant="stop", elem_id=f"{engine_name}-stop", interactive=False)
+            status = gr.HTML(elem_id=f"{engine_name}-status")
             with gr.Accordion("How to read this / what to ignore", open=True):
                 gr.Markdown(cls.reading_guide)
         with gr.Column(scale=2):
-            score = gr.Markdown(elem_id=f"{engine_name}-score")
+            verdict = gr.Markdown(elem_id=f"{engine_name}-verdict")
             with gr.Row():
-                opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay opacity")
+                opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity at value 1 (follows the value)")
                 cmap = gr.Dropdown(list(COLORMAPS), value=COLORMAPS[0], label="Colormap")
                 threshold = gr.Slider(0.0, 1.0, value=cls.threshold, step=0.01, label="Mask threshold")
+                width = gr.Slider(1, 12, value=default_outline_width((1000, 1000)) + 1, step=1,
+                                  label="Outline width (px)")
             with gr.Row():
                 overlay_image = gr.Image(label="Heatmap overlay", interactive=False, format="png",
                                          elem_id=f"{engine_name}-overlay")
-                outline_image = gr.Image(label="Mask outline", interactive=False, format="png")
+                outline_image = gr.Image(label="Mask outline (green, dark halo)", interactive=False, format="png",
+                                         elem_id=f"{engine_name}-outline")
             with gr.Group(visible=False) as explanation_box:
                 explanation = gr.Markdown(elem_id=f"{engine_name}-explanation")
+                with gr.Accordion("Written explanation (withheld as a finding)", open=False,
+                                  visible=False) as withheld_box:
+                    withheld = gr.Markdown(elem_id=f"{engine_name}-withheld")
                 evidence = gr.JSON(label="Evidence: the measured numbers behind the result")
-            mask_image = gr.Image(label="Binary mask", interactive=False, format="png", elem_id=f"{engine_name}-mask")
-            maps = gr.Gallery(label="Evidence maps (each scaled to 0–1)", columns=4, rows=1, height=260,
+            maps = gr.Gallery(label="Evidence maps (each with its colour bar and scale)", columns=3, height=420,
                               object_fit="contain", format="png", elem_id=f"{engine_name}-maps")
+            with gr.Accordion("Before / after: the image against any map", open=False):
+                slider_choice = gr.Dropdown(slider_choices(None), value=HEATMAP_CHOICE, label="Compare the image with")
+                slider = gr.ImageSlider(label="Drag to compare", interactive=False, format="png",
+                                        elem_id=f"{engine_name}-slider")
+            mask_image = gr.Image(label="Binary mask", interactive=False, format="png", height=240,
+                                  elem_id=f"{engine_name}-mask")
             provenance_line = gr.Markdown(elem_id=f"{engine_name}-provenance")
             with gr.Accordion("Provenance record", open=False):
                 provenance = gr.JSON(label="Provenance")
@@ -100,14 +164,36 @@ def build_inspect_panel(engine_name: str) -> None:
                 report_file = gr.File(label="Report bundle", interactive=False, height=90,
                                       elem_id=f"{engine_name}-report")
 
-    outputs = [overlay_image, outline_image, mask_image, maps, score, provenance, provenance_line,
-               explanation_box, evidence, explanation]
-    controls = [state, opacity, cmap, threshold]
-    analyse.click(
-        lambda path, p, w: run_engine(engine_name, path, p, w), [picker.source, profile, weights], state
-    ).then(render, controls, outputs)
-    for control in (opacity, cmap, threshold):
-        control.change(render, controls, outputs)
+    outputs = [overlay_image, outline_image, mask_image, maps, verdict, provenance, provenance_line,
+               explanation_box, evidence, explanation, withheld_box, withheld]
+    controls = [state, opacity, cmap, threshold, width]
+    slider_inputs = [state, slider_choice, opacity, cmap, threshold, width]
+
+    def analyse_stream(path: str | None, chosen: str, weights_choice: str, *view) -> Iterator[dict]:
+        task = Task(f"{cls.title} ({chosen})", lambda step: run_engine(engine_name, path, chosen, weights_choice, step))
+        try:
+            for line in task.statuses():
+                yield {status: line}
+            result = task.result()
+        except Exception as error:
+            yield {status: failed_line(task.title, error)}
+            raise
+        finally:
+            task.cancel()
+        yield {state: result, status: task.finished_line(), **dict(zip(outputs, render(result, *view), strict=True)),
+               slider_choice: gr.update(choices=slider_choices(result), value=HEATMAP_CHOICE),
+               slider: slider_view(result, HEATMAP_CHOICE, *view)}
+
+    run_with_stop(analyse, stop, status, cls.title, analyse_stream,
+                  [picker.source, profile, weights, opacity, cmap, threshold, width],
+                  [state, *outputs, slider_choice, slider])
+    for control in (opacity, cmap, threshold, width):
+        control.change(render, controls, outputs, show_progress="hidden")
+        control.change(slider_view, slider_inputs, slider, show_progress="hidden")
+    slider_choice.change(slider_view, slider_inputs, slider, show_progress="hidden")
+    profile_inputs = [gr.State(engine_name), profile, weights]
     for trigger in (profile.change, refresh.click):
         trigger(lambda p: weights_update(engine_name, p), profile, weights)
+    weights.change(profile_state, profile_inputs, [availability, analyse])
+    profile.change(profile_state, profile_inputs, [availability, analyse])
     export_button.click(export, state, report_file)

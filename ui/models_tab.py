@@ -9,6 +9,7 @@ import pandas as pd
 from engines.catalog import engine_class, engine_names
 from engines.model_status import engine_rows, load, store_rows, unload
 from ui.messages import info, user_errors
+from ui.progress import run_with_stop, streamed_task
 
 STORE_COLUMNS = ["name", "present", "source", "size_mb", "license", "path", "problem"]
 
@@ -23,7 +24,8 @@ def profiles_update(engine: str) -> dict:
     return gr.update(choices=list(cls.profiles), value=cls.default_profile)
 
 
-def load_model(engine: str, profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_model(engine: str, profile: str, step=lambda text: None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    step(f"loading {engine_class(engine).title} ({profile})")
     with user_errors():
         loaded = load(engine, profile)
     info(f"{loaded.title} ({profile}) is loaded on {loaded.device}.")
@@ -45,14 +47,17 @@ def build_models_tab() -> tuple[gr.Button, list[gr.Dataframe]]:
         profile = gr.Dropdown(list(engine_class(names[0]).profiles), value=engine_class(names[0]).default_profile,
                               label="Profile")
         load_button = gr.Button("Load", variant="primary", elem_id="models-load")
+        load_stop = gr.Button("Stop waiting", variant="stop", interactive=False, elem_id="models-load-stop")
         unload_button = gr.Button("Unload", elem_id="models-unload")
         refresh = gr.Button("Refresh", elem_id="models-refresh")
     engines_table = gr.Dataframe(label="Engines × profiles (parameters are counted once loaded)",
                                  interactive=False, elem_id="models-engines")
+    status = gr.HTML(elem_id="models-status")
     store_table = gr.Dataframe(label="Model store: every named weight", interactive=False, elem_id="models-store")
     outputs = [engines_table, store_table]
     engine.change(profiles_update, engine, profile)
-    load_button.click(load_model, [engine, profile], outputs)
+    run_with_stop(load_button, load_stop, status, "Models", streamed_task("Models", load_model, outputs, status),
+                  [engine, profile], outputs, stopped="stopped waiting (a load in progress still completes)")
     unload_button.click(unload_model, [engine, profile], outputs)
     refresh.click(tables, None, outputs)
     return refresh, outputs

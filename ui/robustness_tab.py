@@ -1,7 +1,10 @@
 """Robustness lab: a post-processing chain, before/after maps per method with the change map, and
-a sweep over one perturbation's intensity plotting score and F1/IoU."""
+a sweep over one perturbation's intensity plotting score and F1/IoU. Both run with a live status
+line (method, step, elapsed time) and can be stopped."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import gradio as gr
 import numpy as np
@@ -12,12 +15,12 @@ from engines.imageio import LoadedImage, load_mask
 from engines.metrics import pixel_scores
 from engines.perturb import STANDARD_GRIDS, SWEEP_AXES
 from engines.plots import AXIS_LABELS, sweep_figure
-from engines.render import overlay
 from engines.robustness import PerturbedComparison, compare_clean_and_perturbed, parse_values, sweep_engine
 from ui import views
 from ui.chain_builder import build_chain_controls, chain_from_values
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors, warn
+from ui.progress import run_with_stop, streamed_task
 
 SWEEP_DEFAULTS: dict[str, list[float]] = {
     "blur": [0.5, 1.0, 1.5, 2.0, 3.0],
@@ -45,47 +48,56 @@ def _scores(heatmap: np.ndarray, gt: np.ndarray | None) -> tuple[float | None, f
     if gt is None:
         return None, None
     scores = pixel_scores(heatmap, gt)
-    return round(scores["f1"], 4), round(scores["iou"], 4)
+    return views.rounded(scores["f1"]), views.rounded(scores["iou"])
 
 
 def _comparison_row(name: str, result: PerturbedComparison, gt: np.ndarray | None) -> list:
     clean_f1, clean_iou = _scores(result.clean.heatmap, gt)
     perturbed_f1, perturbed_iou = _scores(result.perturbed_heatmap, gt)
-    return [engine_class(name).title, round(result.clean.score, 4), round(result.perturbed.score, 4),
-            round(result.perturbed.score - result.clean.score, 4), clean_f1, perturbed_f1, clean_iou, perturbed_iou]
+    return [engine_class(name).title, views.rounded(result.clean.score), views.rounded(result.perturbed.score),
+            views.rounded(result.perturbed.score - result.clean.score), clean_f1, perturbed_f1, clean_iou,
+            perturbed_iou]
 
 
-def apply_chain(path: str | None, mask_path: str | None, engines: list[str], seed: float, *chain_values):
-    """Outputs: perturbed image, before/after/change gallery, comparison table."""
+def _ignore(*args) -> None:
+    return None
+
+
+def apply_chain(path: str | None, mask_path: str | None, engines: list[str], seed: float, *chain_values,
+                step: Callable[[str], None] = _ignore):
+    """Outputs: perturbed image, before/after/change gallery, comparison table, chain text."""
     if not engines:
         raise gr.Error("Tick at least one method.")
     image = load_source(path)
     gt = _ground_truth(image, mask_path)
     chain = chain_from_values(*chain_values)
-    gallery, rows, perturbed_rgb = [], [], None
-    for name in engines:
+    gallery, rows, perturbed_rgb, failures = [], [], None, []
+    for position, name in enumerate(engines, start=1):
         title = engine_class(name).title
+        step(f"{title} ({position}/{len(engines)}): clean and perturbed image")
         try:
             result = compare_clean_and_perturbed(get_engine(name), image, chain, seed=int(seed or 0))
         except WorkbenchError as exc:
-            warn(f"{title}: {exc}")
+            failures.append(f"{title}: {exc}")
             continue
         perturbed_rgb = result.perturbed_rgb
         gallery += [
-            (overlay(image.rgb, result.clean.heatmap, 0.6, "inferno"),
+            (views.overlay_view(image.rgb, result.clean.heatmap, 0.6, "inferno"),
              f"{title} · before · {result.clean.score:.3f}"),
-            (overlay(image.rgb, result.perturbed_heatmap, 0.6, "inferno"),
+            (views.overlay_view(image.rgb, result.perturbed_heatmap, 0.6, "inferno"),
              f"{title} · after · {result.perturbed.score:.3f}"),
             (views.change_view(result.change), f"{title} · change (blue lost, red gained)"),
         ]
         rows.append(_comparison_row(name, result, gt))
+    for failure in failures:
+        warn(failure)
     if perturbed_rgb is None:
         raise gr.Error("No method could analyse the image (see the messages).")
     return perturbed_rgb, gallery, rows, f"Chain: `{chain.describe()}`"
 
 
 def run_sweep(path: str | None, mask_path: str | None, engines: list[str], axis: str, values_text: str,
-              seed: float, progress: gr.Progress = gr.Progress()):
+              seed: float, step: Callable[[str], None] = _ignore):
     """Outputs: the matplotlib figure and the table of points."""
     if not engines:
         raise gr.Error("Tick at least one method.")
@@ -93,21 +105,25 @@ def run_sweep(path: str | None, mask_path: str | None, engines: list[str], axis:
     gt = _ground_truth(image, mask_path)
     with user_errors():
         values = parse_values(values_text)
-    results, rows = [], []
-    for position, name in enumerate(engines):
+    results, rows, failures = [], [], []
+    for position, name in enumerate(engines, start=1):
         title = engine_class(name).title
 
         def report(done: int, total: int, position: int = position, title: str = title) -> None:
-            progress((position + done / total) / len(engines), desc=f"{title}: {done}/{total}")
+            step(f"{title} ({position}/{len(engines)}): intensity {done}/{total}")
 
         try:
             result = sweep_engine(get_engine(name), image, axis, values, gt, seed=int(seed or 0), progress=report)
         except WorkbenchError as exc:
-            warn(f"{title}: {exc}")
+            failures.append(f"{title}: {exc}")
             continue
         results.append(result)
-        rows += [[title, "clean", round(result.clean.score, 4), result.clean.f1, result.clean.iou]]
-        rows += [[title, p.value, round(p.score, 4), p.f1, p.iou] for p in result.points]
+        rows += [[title, "clean", views.rounded(result.clean.score), views.rounded(result.clean.f1),
+                  views.rounded(result.clean.iou)]]
+        rows += [[title, p.value, views.rounded(p.score), views.rounded(p.f1), views.rounded(p.iou)]
+                 for p in result.points]
+    for failure in failures:
+        warn(failure)
     if not results:
         raise gr.Error("No method could analyse the image (see the messages).")
     return sweep_figure(results), rows
@@ -125,23 +141,34 @@ def build_robustness_tab() -> None:
         with gr.Column(scale=2):
             with gr.Tab("Before / after"):
                 controls = build_chain_controls("robust")
-                apply = gr.Button("Apply chain and compare", variant="primary", elem_id="robust-apply")
+                with gr.Row():
+                    apply = gr.Button("Apply chain and compare", variant="primary", elem_id="robust-apply")
+                    apply_stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="robust-apply-stop")
+                apply_status = gr.HTML(elem_id="robust-apply-status")
                 chain_text = gr.Markdown()
                 perturbed = gr.Image(label="Perturbed image", interactive=False, format="png",
                                      elem_id="robust-perturbed")
-                gallery = gr.Gallery(label="Per method: before, after, change", columns=3, height=280,
-                                     format="png", fit_columns=False, elem_id="robust-gallery")
+                gallery = gr.Gallery(label="Per method: before, after, change (each with its colour bar)", columns=3,
+                                     height=340, object_fit="contain", format="png", elem_id="robust-gallery")
                 table = gr.Dataframe(headers=COMPARISON_HEADERS, interactive=False, elem_id="robust-table")
             with gr.Tab("Intensity sweep"):
                 with gr.Row():
                     axis = gr.Dropdown([(AXIS_LABELS.get(a, a), a) for a in SWEEP_AXES], value="jpeg",
                                        label="Perturbation")
                     values = gr.Textbox(default_values("jpeg"), label="Intensities (comma-separated)")
-                sweep = gr.Button("Run sweep", variant="primary", elem_id="robust-sweep")
+                with gr.Row():
+                    sweep = gr.Button("Run sweep", variant="primary", elem_id="robust-sweep")
+                    sweep_stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="robust-sweep-stop")
+                sweep_status = gr.HTML(elem_id="robust-sweep-status")
                 plot = gr.Plot(label="Score and F1/IoU against intensity", format="png", elem_id="robust-plot")
                 points = gr.Dataframe(headers=SWEEP_HEADERS, interactive=False, elem_id="robust-points")
 
-    apply.click(apply_chain, [picker.source, gt, engines, seed, *controls.components],
-                [perturbed, gallery, table, chain_text])
+    apply_outputs = [perturbed, gallery, table, chain_text]
+    run_with_stop(apply, apply_stop, apply_status, "Robustness: before / after",
+               streamed_task("Robustness: before / after", apply_chain, apply_outputs, apply_status),
+               [picker.source, gt, engines, seed, *controls.components], apply_outputs)
     axis.change(default_values, axis, values)
-    sweep.click(run_sweep, [picker.source, gt, engines, axis, values, seed], [plot, points])
+    sweep_outputs = [plot, points]
+    run_with_stop(sweep, sweep_stop, sweep_status, "Intensity sweep",
+               streamed_task("Intensity sweep", run_sweep, sweep_outputs, sweep_status),
+               [picker.source, gt, engines, axis, values, seed], sweep_outputs)

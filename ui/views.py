@@ -7,22 +7,36 @@ import html
 import cv2
 import numpy as np
 
-from engines.render import colorize, mask_image, mask_outline, overlay
+from engines.consistency import Reading
+from engines.map_legend import evidence_picture
+from engines.render import colorize, mask_image, mask_outline, overlay, with_colour_bar
 from engines.result import Analysis
+from engines.verdict import NOT_RELIABLE, Verdict
+
+PROBABILITY_SCALE = "manipulation probability per pixel"
+CHANGE_COLORMAP = "RdBu_r"
+"""Diverging: blue where a perturbation erased evidence, red where it created some."""
+TRUTH_COLOUR = (255, 0, 255)
+"""Ground truth is outlined in magenta, to tell it from the methods' green outlines."""
 
 
-def overlay_view(rgb: np.ndarray, analysis: Analysis, opacity: float, cmap: str) -> np.ndarray:
-    return overlay(rgb, analysis.heatmap, opacity=opacity, cmap=cmap)
+def overlay_view(rgb: np.ndarray, heatmap: np.ndarray, opacity: float, cmap: str) -> np.ndarray:
+    """The heatmap over the image (opacity follows the value, `opacity` at 1), with its colour bar."""
+    return with_colour_bar(overlay(rgb, heatmap, opacity=opacity, cmap=cmap), cmap, title=PROBABILITY_SCALE)
 
 
-def mask_view(rgb: np.ndarray, analysis: Analysis, threshold: float) -> np.ndarray:
+def heatmap_view(heatmap: np.ndarray, cmap: str) -> np.ndarray:
+    """The heatmap alone on the fixed 0–1 colour scale (the same for every method), with its bar."""
+    return with_colour_bar(colorize(heatmap, cmap), cmap, title=PROBABILITY_SCALE)
+
+
+def mask_view(rgb: np.ndarray, analysis: Analysis, threshold: float, width: int | None = None) -> np.ndarray:
     """The binary decision at the analyst's threshold, outlined over the image."""
-    return mask_outline(rgb, analysis.mask_at(threshold))
+    return mask_outline(rgb, analysis.mask_at(threshold), width=width)
 
 
-def truth_view(rgb: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """A ground-truth mask outlined in magenta, to tell it from the methods' green outlines."""
-    return mask_outline(rgb, gt, color=(255, 0, 255))
+def truth_view(rgb: np.ndarray, gt: np.ndarray, width: int | None = None) -> np.ndarray:
+    return mask_outline(rgb, gt, color=TRUTH_COLOUR, width=width)
 
 
 def binary_mask_view(analysis: Analysis, threshold: float) -> np.ndarray:
@@ -30,32 +44,59 @@ def binary_mask_view(analysis: Analysis, threshold: float) -> np.ndarray:
 
 
 def evidence_gallery(analysis: Analysis, cmap: str) -> list[tuple[np.ndarray, str]]:
-    """Each extra map colour-mapped, captioned with its name."""
-    return [(colorize(values, cmap), name.replace("_", " ")) for name, values in analysis.maps.items()]
+    """Each extra map on its stated scale with its colour bar, captioned in words."""
+    return [evidence_picture(name, values, cmap) for name, values in analysis.maps.items()]
 
 
-def score_text(analysis: Analysis, threshold: float) -> str:
-    fraction = float((analysis.mask_at(threshold)).mean())
-    verdict = "likely manipulated" if analysis.score >= 0.5 else "no strong evidence of manipulation"
-    return (
-        f"### Manipulation score: {analysis.score:.3f} — {verdict}\n"
-        f"Flagged area at threshold {threshold:.2f}: **{fraction:.1%}** of the image."
-    )
+def change_view(change: np.ndarray) -> np.ndarray:
+    """A change map in [−1, 1] on a diverging scale centred on white (no change), with its bar."""
+    return with_colour_bar(colorize((change + 1.0) / 2.0, CHANGE_COLORMAP), CHANGE_COLORMAP, -1.0, 1.0,
+                           "heatmap after minus before")
+
+
+def verdict_markdown(verdict: Verdict, reading: Reading, analysis: Analysis, threshold: float) -> str:
+    """The verdict first, then its reliability, the notes that reconcile the rest, the flagged area."""
+    lines = [f"### {verdict.headline}", f"{verdict.score_words.capitalize()}."]
+    if verdict.band == NOT_RELIABLE:
+        lines.append("Why no verdict: " + "; ".join(verdict.reasons) + ".")
+    lines.append(f"**Measured reliability.** {verdict.reliability}")
+    lines += list(reading.notes)
+    lines.append(f"Flagged area at threshold {threshold:.2f}: **{float(analysis.mask_at(threshold).mean()):.1%}** "
+                 "of the image.")
+    return "\n\n".join(lines)
+
+
+def explanation_markdown(analysis: Analysis, reading: Reading) -> str:
+    """The class and the written explanation, a paragraph per line of the text, when the reading
+    lets it stand as the method's reading; only the class otherwise (empty without either)."""
+    parts = []
+    if analysis.label:
+        parts.append(f"**Class (the method's classifier):** {analysis.label}")
+    if analysis.text and reading.explanation_is_finding:
+        parts.append(paragraphs(analysis.text))
+    return "\n\n".join(parts)
+
+
+def withheld_explanation(analysis: Analysis, reading: Reading) -> str:
+    """The explanation that is not shown as a finding, with the reason; empty when there is none."""
+    if not analysis.text or reading.explanation_is_finding:
+        return ""
+    return f"*Withheld as a finding: {reading.withheld_because}.*\n\n{paragraphs(analysis.text)}"
+
+
+def evidence_label(analysis: Analysis) -> str:
+    if analysis.label:
+        return ("Evidence: the measured numbers behind the explanation (a 'probability' here is the "
+                "classifier's confidence in its class, not the image score above)")
+    return "Evidence: the measured numbers behind the result"
+
+
+def paragraphs(text: str) -> str:
+    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def provenance_record(analysis: Analysis) -> dict:
     return analysis.provenance.to_dict()
-
-
-def explanation_markdown(analysis: Analysis) -> str:
-    """IFDL-VLM-style class and written explanation, a paragraph per line of the text (one per
-    section); empty for engines that give none."""
-    parts = []
-    if analysis.label:
-        parts.append(f"**Class:** {analysis.label}")
-    if analysis.text:
-        parts.append("\n\n".join(line.strip() for line in analysis.text.splitlines() if line.strip()))
-    return "\n\n".join(parts)
 
 
 def provenance_markdown(analysis: Analysis) -> str:
@@ -68,23 +109,9 @@ def provenance_markdown(analysis: Analysis) -> str:
     )
 
 
-CHANGE_COLORMAP = "RdBu_r"
-"""Diverging: blue where a perturbation erased evidence, red where it created some."""
-
-
-def heatmap_view(heatmap: np.ndarray, cmap: str) -> np.ndarray:
-    """The heatmap alone on the fixed 0–1 colour scale (the same for every method)."""
-    return colorize(heatmap, cmap)
-
-
-def change_view(change: np.ndarray) -> np.ndarray:
-    """A change map in [−1, 1] on a diverging scale centred on white (no change)."""
-    return colorize((change + 1.0) / 2.0, CHANGE_COLORMAP)
-
-
-def colour_scale(cmap: str, width: int = 512, height: int = 20) -> np.ndarray:
-    """A horizontal colour bar from 0 (left) to 1 (right)."""
-    return colorize(np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1)), cmap)
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    """Table cells: 3 decimals (None stays empty)."""
+    return None if value is None else round(float(value), digits)
 
 
 def thumbnail(rgb: np.ndarray, max_side: int = 320) -> np.ndarray:

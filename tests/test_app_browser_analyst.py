@@ -1,0 +1,163 @@
+"""What an analyst relies on, checked in headless Debian Chromium on real CASIA v1 images: the
+verdict with its measured reliability, progress within a second of a click, colour bars, galleries
+that keep each image's aspect ratio, profiles without weights shown disabled, the file-forensics
+panel, and a report whose JSON holds the analysed file's SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from engines.catalog import engine_class
+from engines.settings import get_settings
+from engines.verdict import BANDS, NOT_RELIABLE_HEADLINE
+from ui.headless import chromium, chromium_installed, served_app
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+CASIA = get_settings().benchmarks_dir / "casia1"
+AUTHENTIC, TAMPERED = CASIA / "authentic" / "Au_ani_0001.jpg", CASIA / "tampered" / "Sp_D_CNN_A_ani0049_ani0084_0266.jpg"
+WAIT = 120_000
+"""Milliseconds to wait for a result (the machine may be busy)."""
+HEADLINES = [NOT_RELIABLE_HEADLINE] + [band.capitalize() for band in BANDS]
+ASPECT_OF_RENDERED = """img => {
+    const style = getComputedStyle(img);
+    const box = img.clientWidth / img.clientHeight, natural = img.naturalWidth / img.naturalHeight;
+    return {fit: style.objectFit, box, natural};
+}"""
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    if not AUTHENTIC.is_file() or not TAMPERED.is_file():
+        pytest.skip("the CASIA v1 benchmark is not in ../shared")
+    with served_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not chromium_installed():
+        pytest.skip("Debian chromium is not installed (scripts/setup-browser.sh installs it)")
+    with chromium() as launched:
+        yield launched
+
+
+def _screenshot(page, name: str) -> None:
+    if os.environ.get("SAVE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _open(browser, app_url: str, tab: str | None = None):
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(app_url)
+    if tab:
+        page.get_by_role("tab", name=tab, exact=True).click()
+    return page
+
+
+def _assert_not_cropped(page, selector: str) -> None:
+    images = page.locator(selector)
+    assert images.count() > 0
+    for index in range(images.count()):
+        shown = images.nth(index).evaluate(ASPECT_OF_RENDERED)
+        assert shown["fit"] in ("contain", "scale-down") or abs(shown["box"] - shown["natural"]) < 0.02, shown
+
+
+@pytest.mark.parametrize(("image", "name"), [(AUTHENTIC, "authentic"), (TAMPERED, "tampered")])
+def test_inspect_gives_a_verdict_with_reliability_progress_colour_bar_and_report(app_url, browser, image, name,
+                                                                                tmp_path):
+    page = _open(browser, app_url)
+    page.locator("#classic-upload input[type=file]").set_input_files(str(image))
+    page.locator("#classic-preview img").wait_for(timeout=WAIT)
+    summary = page.locator("#classic-file-summary")
+    summary.get_by_text("SHA-256").wait_for(timeout=WAIT)
+    assert hashlib.sha256(image.read_bytes()).hexdigest() in summary.inner_text()
+    assert "JPEG:" in summary.inner_text()
+
+    clicked = time.monotonic()
+    page.locator("#classic-analyse").click()
+    page.locator("#classic-status").get_by_text("Classic forensics").wait_for(timeout=5_000)
+    assert time.monotonic() - clicked < 1.0, "no progress within a second of the click"
+    verdict = page.locator("#classic-verdict")
+    verdict.get_by_text("Measured reliability").wait_for(timeout=WAIT)
+    text = verdict.inner_text()
+    assert text.splitlines()[0] in HEADLINES
+    assert page.locator("#classic-analyse").is_enabled()
+
+    overlay = page.locator("#classic-overlay img")
+    height = overlay.evaluate("img => img.naturalHeight")
+    assert overlay.evaluate("img => img.naturalWidth") == 384 and height > 256  # colour bar underneath
+    page.locator("#classic-maps img").first.wait_for(timeout=WAIT)
+    _assert_not_cropped(page, "#classic-maps img")
+
+    page.locator("#classic-export").click()
+    link = page.locator("#classic-report a[download$='_report.zip']")
+    link.wait_for(timeout=WAIT)
+    with page.expect_download() as download:
+        link.click()
+    archive = zipfile.ZipFile(download.value.path())
+    record = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("_classic.json"))))
+    assert record["input"]["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
+    assert record["verdict"]["headline"] in text
+    _screenshot(page, f"inspect-classic-{name}")
+    if name == "tampered" and os.environ.get("SAVE_SCREENSHOTS"):
+        page.locator("#classic-file").screenshot(path=str(SCREENSHOTS / "file-forensics.png"))
+    page.close()
+
+
+def test_a_profile_without_weights_is_shown_disabled_with_how_to_get_them(app_url, browser):
+    page = _open(browser, app_url, engine_class("clue").title)
+    page.locator("#clue-profile input").click()
+    page.get_by_role("option", name="full — weights not on this machine").click()
+    note = page.locator("#clue-availability")
+    note.get_by_text("cannot run here").wait_for(timeout=WAIT)
+    assert page.locator("#clue-analyse").is_disabled()
+    note.locator("summary").click()
+    assert "python -m engines train --engine clue --profile full" in note.locator("details").inner_text()
+    page.close()
+
+
+def test_compare_fills_in_method_by_method_without_cropping(app_url, browser):
+    page = _open(browser, app_url, "Compare")
+    page.locator("#compare-upload input[type=file]").set_input_files(str(TAMPERED))
+    page.locator("#compare-preview img").wait_for(timeout=WAIT)
+    mask = CASIA / "masks" / f"{TAMPERED.stem}.png"
+    page.locator("#compare-gt input[type=file]").set_input_files(str(mask))
+    clicked = time.monotonic()
+    page.locator("#compare-run").click()
+    page.locator("#compare-status").get_by_text("Compare").wait_for(timeout=5_000)
+    assert time.monotonic() - clicked < 1.0
+    assert page.locator("#compare-run").is_disabled()
+    page.locator("#compare-heatmaps img").first.wait_for(timeout=4 * WAIT)
+    page.locator("#compare-status").get_by_text("methods compared").wait_for(timeout=10 * WAIT)
+    _assert_not_cropped(page, "#compare-heatmaps img")
+    cells = page.locator("#compare-table div[role=row]", has_text="Classic forensics").first.locator(
+        "[role=gridcell]").all_inner_texts()
+    assert cells[1] in HEADLINES and all(len(c.split(".")[-1]) <= 3 for c in cells[2:8] if c.replace(".", "").isdigit())
+    _screenshot(page, "compare")
+    page.close()
+
+
+def test_robustness_gallery_keeps_aspect_ratio_and_sweep_legend_is_outside(app_url, browser):
+    page = _open(browser, app_url, "Robustness lab")
+    page.locator("#robust-upload input[type=file]").set_input_files(str(TAMPERED))
+    page.locator("#robust-preview img").wait_for(timeout=WAIT)
+    page.locator("#robust-apply").click()
+    page.locator("#robust-apply-status").get_by_text("Robustness").wait_for(timeout=5_000)
+    page.locator("#robust-gallery img").nth(2).wait_for(timeout=WAIT)
+    _assert_not_cropped(page, "#robust-gallery img")
+    _screenshot(page, "robustness")
+    page.get_by_role("tab", name="Intensity sweep").click()
+    page.locator("#robust-sweep").click()
+    page.locator("#robust-plot img").wait_for(timeout=WAIT)
+    _screenshot(page, "robustness-sweep")
+    page.close()
