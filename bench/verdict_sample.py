@@ -104,10 +104,11 @@ def main() -> int:
         scores = json.loads(scores_path.read_text())
     else:
         dataset = open_dataset(get_settings().benchmarks_dir / args.dataset).subset(2 * args.per_kind)
-        scores = {"header": run_header(), "dataset": args.dataset,
-                  "engines": {name: analyse_sample(name, dataset) for name in args.engines}}
+        scores = {"header": run_header(), "dataset": args.dataset, "engines": {}}
         args.out.mkdir(parents=True, exist_ok=True)
-        scores_path.write_text(json.dumps(scores, indent=2))
+        for name in args.engines:
+            scores["engines"][name] = analyse_sample(name, dataset)
+            scores_path.write_text(json.dumps(scores, indent=2))  # what is done survives a later failure
     rows = tabulate(scores)
     text = markdown(scores["header"], rows)
     write_outputs(args.out, "verdicts", {"header": scores["header"], "rows": rows}, text)
