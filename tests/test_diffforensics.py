@@ -25,7 +25,7 @@ from engines.diffforensics.build import (
 )
 from engines.diffforensics.config import COMPACT, FULL, LossConfig, SegformerSpec
 from engines.diffforensics.edge_cue import EdgeCueModule, edge_cues
-from engines.diffforensics.efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
+from engines.diffforensics.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from engines.diffforensics.encoder import SegformerEncoder
 from engines.diffforensics.engine import EDGE_MAP_NAMES, DiffForensicsEngine
 from engines.diffforensics.losses import (
@@ -170,22 +170,22 @@ def test_total_loss_is_alpha_seg_plus_edge_and_beta_clf():
 def test_efficientnet_lite0_loads_the_offline_weights_strictly():
     path = get_store().path("efficientnet_lite0")
     state = load_state_dict(path)
-    classifier = EfficientNetLite0()
-    load_efficientnet_lite0(classifier, state, str(path))
+    classifier = EfficientNetLite("efficientnet_lite0")
+    load_efficientnet_lite(classifier, state, str(path))
     assert set(classifier.state_dict()) == set(state)
-    features = EfficientNetLite0(features_only=True)
-    load_efficientnet_lite0(features, state, str(path))
+    features = EfficientNetLite("efficientnet_lite0", features_only=True)
+    load_efficientnet_lite(features, state, str(path))
     assert torch.equal(features._blocks[15]._project_conv.weight, state["_blocks.15._project_conv.weight"])
     broken = {k: v for k, v in state.items() if not k.startswith("_blocks.3.")}
     with pytest.raises(WeightsError, match="_blocks.3"):
-        load_efficientnet_lite0(EfficientNetLite0(), broken, "broken.pth")
+        load_efficientnet_lite(EfficientNetLite("efficientnet_lite0"), broken, "broken.pth")
 
 
 def test_efficientnet_lite0_pyramid_strides_and_tf_same_padding():
-    stages = EfficientNetLite0(features_only=True).eval().forward_stages(torch.zeros(1, 3, 64, 64))
+    stages = EfficientNetLite("efficientnet_lite0", features_only=True).eval().forward_stages(torch.zeros(1, 3, 64, 64))
     assert [s.shape[1] for s in stages] == [16, 24, 40, 80, 112, 192, 320]
     assert [s.shape[-1] for s in stages] == [32, 16, 8, 4, 4, 2, 2]
-    conv = EfficientNetLite0(features_only=True)._conv_stem
+    conv = EfficientNetLite("efficientnet_lite0", features_only=True)._conv_stem
     impulse = torch.zeros(1, 3, 4, 4)
     impulse[0, 0, 0, 0] = 1.0  # TF "SAME", stride 2: no padding on top/left, so (0, 0) is a kernel's top-left tap
     expected = conv.weight[:, 0, 0, 0]

@@ -2,7 +2,7 @@
 
 The model works in the diffusion convention (x in [−1, 1]); each encoder converts to the input
 scale its pretrained weights expect. Both keep their normalisation layers' statistics fixed in
-training: EfficientNet-Lite0's batch norms stay in eval mode (CPU batches of a few images would
+training: EfficientNet-Lite's batch norms stay in eval mode (CPU batches of a few images would
 give noisy batch statistics), SegFormer uses layer norms only.
 """
 
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from engines.diffforensics.config import DiffForensicsConfig, SegformerSpec
-from engines.diffforensics.efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
+from engines.diffforensics.efficientnet_lite import PYRAMID_STAGES, EfficientNetLite, load_efficientnet_lite
 from engines.errors import WeightsError
 from engines.store import load_state_dict
 
@@ -23,15 +23,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class EfficientNetLiteEncoder(nn.Module):
-    STAGE_OUTPUTS = (1, 2, 4, 6)
-    """Stage outputs taken (24, 40, 112, 320 channels at strides 4, 8, 16, 32)."""
+    """The `PYRAMID_STAGES` outputs of an EfficientNet-Lite variant (Lite0: 24, 40, 112, 320
+    channels at strides 4, 8, 16, 32; Lite2: 24, 48, 120, 352)."""
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str) -> None:
         super().__init__()
-        self.backbone = EfficientNetLite0(features_only=True)
+        self.backbone = EfficientNetLite(variant, features_only=True)
 
     def load_pretrained(self, path: Path) -> None:
-        load_efficientnet_lite0(self.backbone, load_state_dict(path), str(path))
+        load_efficientnet_lite(self.backbone, load_state_dict(path), str(path))
 
     def train(self, mode: bool = True) -> EfficientNetLiteEncoder:
         super().train(mode)
@@ -41,8 +41,8 @@ class EfficientNetLiteEncoder(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        stages = self.backbone.forward_stages(EfficientNetLite0.normalise((x + 1.0) / 2.0))
-        return [stages[i] for i in self.STAGE_OUTPUTS]
+        stages = self.backbone.forward_stages(EfficientNetLite.normalise((x + 1.0) / 2.0))
+        return [stages[i] for i in PYRAMID_STAGES]
 
 
 def segformer_config(spec: SegformerSpec):
@@ -88,7 +88,7 @@ def build_encoder(config: DiffForensicsConfig, weights: Path | None) -> nn.Modul
     """The profile's encoder, from the pretrained file/folder `weights` (None: random)."""
     if config.encoder == "segformer":
         return SegformerEncoder(config.segformer, weights)
-    encoder = EfficientNetLiteEncoder()
+    encoder = EfficientNetLiteEncoder(config.encoder)
     if weights is not None:
         encoder.load_pretrained(weights)
     return encoder
