@@ -17,9 +17,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from ui.app import build_app
+    from ui.limits import max_upload_bytes
 
     build_app().queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=False, footer_links=[]
+        server_name=args.host, server_port=args.port, share=False, footer_links=[],
+        max_file_size=max_upload_bytes(),
     )
 
 

@@ -71,3 +71,21 @@ def test_a_pasted_decompression_bomb_is_refused_like_an_uploaded_one(client, tmp
         messages.append(str(error.value))
     assert "'bomb.png' was refused as a possible decompression bomb" in messages[0]
     assert messages[1] == messages[0]
+
+
+def test_an_evaluation_is_seen_and_stopped_only_by_the_session_that_started_it(client, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    from gradio_client import Client
+
+    from synthetic_data import write_dataset
+
+    monkeypatch.setenv("FORGERY_DATA_ROOTS", str(tmp_path))
+    monkeypatch.setenv("FORGERY_RUNS", str(tmp_path / "runs"))
+    get_settings.cache_clear()
+    data = write_dataset(tmp_path / "many", n_tampered=40, n_authentic=0)
+    other = Client(client.src, verbose=False)
+    started = client.predict(["classic"], None, str(data), ["none"], "", 0, False, 0, api_name="/start_evaluation")
+    assert started[0] == "Evaluation started…"
+    assert other.predict(api_name="/stop_evaluation") == "Nothing is running."
+    assert client.predict(api_name="/stop_evaluation") == "Stopping…"
+    get_settings.cache_clear()

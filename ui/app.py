@@ -9,6 +9,7 @@ from ui.compare_tab import build_compare_tab
 from ui.evaluate_tab import build_evaluate_tab
 from ui.gradio_files import write_output_images_once
 from ui.inspect_tab import build_inspect_panel
+from ui.limits import CACHE_CLEANING
 from ui.models_tab import build_models_tab, tables
 from ui.robustness_tab import build_robustness_tab
 from ui.train_tab import build_train_tab
@@ -18,7 +19,7 @@ TITLE = "Forgery analyst workbench"
 
 def build_app() -> gr.Blocks:
     write_output_images_once()
-    with gr.Blocks(title=TITLE) as app:
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as app:
         gr.Markdown(f"# {TITLE}\nFind and explain edited regions in an image.")
         with gr.Tabs():
             with gr.Tab("Inspect", id="inspect"):
@@ -37,4 +38,10 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Models", id="models") as models:
                 _, model_tables = build_models_tab()
         models.select(tables, None, model_tables)
+
+        def release_session(request: gr.Request) -> None:
+            """Free a closed page's images and analyses now (Gradio would keep them an hour)."""
+            app.state_holder.delete_state(request.session_hash)
+
+        app.unload(release_session)
     return app

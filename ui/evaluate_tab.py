@@ -24,7 +24,7 @@ from engines.robustness import perturb_image
 from engines.settings import get_settings
 from ui import views
 from ui.gradio_files import downloadable, upload_folder
-from ui.jobs import IDLE, BackgroundJob, JobContext
+from ui.jobs import IDLE, BackgroundJob, JobContext, SessionJobs
 from ui.messages import user_errors
 
 NO_PERTURBATION = "none"
@@ -180,8 +180,9 @@ def show_best(outcome: EvaluationOutcome | None, label: str | None, evt: gr.Sele
     return show_case(outcome, label, "best", evt.index)
 
 
-def build_evaluate_tab(app: gr.Blocks) -> BackgroundJob:
-    job = BackgroundJob("evaluation")
+def build_evaluate_tab(app: gr.Blocks) -> SessionJobs:
+    """Lays out the tab; returns its jobs (one evaluation at a time per browser session)."""
+    jobs = SessionJobs("evaluation")
     names = engine_names()
     benchmarks = benchmark_choices()
     shown = gr.State(0)
@@ -224,14 +225,27 @@ def build_evaluate_tab(app: gr.Blocks) -> BackgroundJob:
                 case_outline = gr.Image(label="Truth (magenta) vs prediction (green)", interactive=False, format="png")
 
     inputs = [engines, benchmark, custom_path, perturbations, custom_chain, limit, include_authentic, seed]
-    run.click(lambda *v: start_evaluation(job, *v), inputs, [status, timer])
-    stop.click(lambda: "Stopping…" if job.stop() else "Nothing is running.", None, status, concurrency_limit=None)
+
+    def start_own(request: gr.Request, *values):
+        return start_evaluation(jobs.of(request.session_hash), *values)
+
+    def stop_own(request: gr.Request) -> str:
+        return "Stopping…" if jobs.of(request.session_hash).stop() else "Nothing is running."
+
+    def poll_own(request: gr.Request, shown_id: int, outcome_value: EvaluationOutcome | None):
+        return poll(jobs.of(request.session_hash), shown_id, outcome_value)
+
+    def end_session(request: gr.Request) -> None:
+        jobs.end(request.session_hash)
+
+    run.click(start_own, inputs, [status, timer], api_name="start_evaluation")
+    stop.click(stop_own, None, status, concurrency_limit=None, api_name="stop_evaluation")
     poll_outputs = [progress, status, table, chosen_run, csv_file, json_file, outcome, timer, shown]
-    timer.tick(lambda s, o: poll(job, s, o), [shown, outcome], poll_outputs, concurrency_limit=None,
-               show_progress="hidden")
-    app.load(lambda s, o: poll(job, s, o), [shown, outcome], poll_outputs, concurrency_limit=None)
+    timer.tick(poll_own, [shown, outcome], poll_outputs, concurrency_limit=None, show_progress="hidden")
+    app.load(poll_own, [shown, outcome], poll_outputs, concurrency_limit=None)
+    app.unload(end_session)
     chosen_run.change(browse, [outcome, chosen_run], [worst, best])
     case_outputs = [case_overlay, case_outline, case_caption]
     worst.select(show_worst, [outcome, chosen_run], case_outputs)
     best.select(show_best, [outcome, chosen_run], case_outputs)
-    return job
+    return jobs

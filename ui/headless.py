@@ -28,10 +28,12 @@ def free_port() -> int:
 def served_app() -> Iterator[str]:
     """The whole app, queued as `app.py` launches it, on a free local port; yields its URL."""
     from ui.app import build_app
+    from ui.limits import max_upload_bytes
 
     port = free_port()
     app = build_app().queue(default_concurrency_limit=1)
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               max_file_size=max_upload_bytes())
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

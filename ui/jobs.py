@@ -157,3 +157,29 @@ class BackgroundJob:
         if thread is not None:
             thread.join(timeout)
         return self.snapshot()
+
+
+class SessionJobs:
+    """One BackgroundJob per browser session, so a session sees, polls and stops only the work it
+    started; `end` is for when the session closes (its job is asked to stop and forgotten)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._jobs: dict[str, BackgroundJob] = {}
+
+    def of(self, session: str) -> BackgroundJob:
+        with self._lock:
+            if session not in self._jobs:
+                self._jobs[session] = BackgroundJob(self.name)
+            return self._jobs[session]
+
+    def end(self, session: str) -> None:
+        with self._lock:
+            job = self._jobs.pop(session, None)
+        if job is not None:
+            job.stop()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)

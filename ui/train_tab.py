@@ -23,7 +23,7 @@ from engines.config_overrides import apply_overrides
 from engines.training_run import TrainOutcome, TrainRequest, run_training
 from ui import views
 from ui.gradio_files import upload_folder
-from ui.jobs import IDLE, BackgroundJob, JobContext, JobSnapshot
+from ui.jobs import IDLE, BackgroundJob, JobContext, JobSnapshot, SessionJobs
 from ui.messages import info, user_errors
 
 HISTORY_HEADERS = ["epoch", "loss", "val_f1", "val_iou", "minutes"]
@@ -155,9 +155,9 @@ def poll(job: BackgroundJob, shown_id: int):
     return (_progress(snap), _status_text(snap), curve, history, gr.Timer(active=snap.running), dataset, shown_id)
 
 
-def build_train_tab(app: gr.Blocks) -> BackgroundJob:
-    """Lays out the tab; returns its job (one training or generation at a time)."""
-    job = BackgroundJob("training")
+def build_train_tab(app: gr.Blocks) -> SessionJobs:
+    """Lays out the tab; returns its jobs (one training or generation at a time per browser session)."""
+    jobs = SessionJobs("training")
     settings = get_settings()
     names = trainable_engine_names()
     first = names[0] if names else None
@@ -204,11 +204,32 @@ def build_train_tab(app: gr.Blocks) -> BackgroundJob:
     hyper = [engine, profile, data, out, epochs, lr, batch_size, seed, init_shipped, overrides]
     engine.change(profile_update, engine, [profile, out])
     profile.change(default_run_folder, [engine, profile], out)
-    start.click(lambda *v: start_training(job, *v, resume=False), hyper, [status, timer])
-    resume.click(lambda *v: start_training(job, *v, resume=True), hyper, [status, timer])
-    generate.click(lambda *v: start_forge(job, *v), [photos, forge_out, n_samples, size, forge_seed], [status, timer])
-    stop_button.click(lambda: stop(job), None, status, concurrency_limit=None)
+
+    def start_own(request: gr.Request, *values):
+        return start_training(jobs.of(request.session_hash), *values, resume=False)
+
+    def resume_own(request: gr.Request, *values):
+        return start_training(jobs.of(request.session_hash), *values, resume=True)
+
+    def forge_own(request: gr.Request, *values):
+        return start_forge(jobs.of(request.session_hash), *values)
+
+    def stop_own(request: gr.Request) -> str:
+        return stop(jobs.of(request.session_hash))
+
+    def poll_own(request: gr.Request, shown_id: int):
+        return poll(jobs.of(request.session_hash), shown_id)
+
+    def end_session(request: gr.Request) -> None:
+        """A closed page stops its training at the next step; the checkpoint lets Resume go on."""
+        jobs.end(request.session_hash)
+
+    start.click(start_own, hyper, [status, timer])
+    resume.click(resume_own, hyper, [status, timer])
+    generate.click(forge_own, [photos, forge_out, n_samples, size, forge_seed], [status, timer])
+    stop_button.click(stop_own, None, status, concurrency_limit=None)
     poll_outputs = [progress, status, curve, history, timer, data, shown]
-    timer.tick(lambda s: poll(job, s), shown, poll_outputs, concurrency_limit=None, show_progress="hidden")
-    app.load(lambda s: poll(job, s), shown, poll_outputs, concurrency_limit=None)
-    return job
+    timer.tick(poll_own, shown, poll_outputs, concurrency_limit=None, show_progress="hidden")
+    app.load(poll_own, shown, poll_outputs, concurrency_limit=None)
+    app.unload(end_session)
+    return jobs
