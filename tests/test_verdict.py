@@ -116,3 +116,10 @@ def test_class_mask_and_explanation_never_contradict_the_verdict():
     unreliable = _analysis(0.9, mask=True, label="tampered", text="Tampered.")
     reading = reconcile(unreliable, analysis_verdict(unreliable, ReliabilityTable()), 0.5)
     assert not reading.explanation_is_finding and "not a finding" in reading.notes[0]
+
+
+def test_the_same_weights_under_another_file_name_count_as_measured():
+    """Evaluations may load a run's weights.safetensors that is then shipped as compact.safetensors."""
+    renamed = {"compact.safetensors": WEIGHTS["model.safetensors"]}
+    verdict = verdict_for("clue", "compact", renamed, 0.91, CALIBRATION, _measured(0.71))
+    assert verdict.band == LIKELY_MANIPULATED
