@@ -1,8 +1,8 @@
 """Which folders the workbench may read and write, and the checks for paths a user typed.
 
-- Data roots (read only): `<shared>/data` (benchmarks, photos) and every folder listed in the
-  environment variable `FORGERY_DATA_ROOTS` (separated by the platform's path separator, ':' on
-  Linux). A dataset list may name files in its own folder or in a data root (engines.datasets).
+- Data roots (read only): `<shared>/data` (benchmarks, photos), the photo folders of
+  `FORGERY_PHOTOS`, and every folder listed in the environment variable `FORGERY_DATA_ROOTS`
+  (separated by the platform's path separator, ':' on Linux). A dataset list may name files in its own folder or in a data root (engines.datasets).
 - Readable roots: the runs folder, the cache folder, the data roots, and whatever the caller adds
   (the GUI adds its upload folder). Never `/`, `/tmp` or the home folder as a whole.
 - Writable root: the runs folder only, and never inside the shared folder or a data root.
@@ -33,10 +33,12 @@ def _unique_resolved(paths: Iterable[Path]) -> list[Path]:
 
 
 def data_roots() -> list[Path]:
-    """The read-only data folders: `<shared>/data` and those in FORGERY_DATA_ROOTS."""
+    """The read-only data folders: `<shared>/data`, the extra photo folders and those in
+    FORGERY_DATA_ROOTS."""
+    settings = get_settings()
     extra = os.environ.get(DATA_ROOTS_VARIABLE, "")
     listed = [Path(item.strip()).expanduser() for item in extra.split(os.pathsep) if item.strip()]
-    return _unique_resolved([get_settings().shared_dir / "data", *listed])
+    return _unique_resolved([settings.shared_dir / "data", *settings.extra_photo_dirs, *listed])
 
 
 def allowed_roots(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:

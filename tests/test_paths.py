@@ -50,11 +50,15 @@ def test_root_tmp_home_and_system_paths_are_refused_without_saying_whether_they_
     assert "does not exist" not in str(error.value)
 
 
-def test_the_roots_are_runs_cache_and_data_not_tmp_or_home(roots: dict[str, Path]):
+def test_the_roots_are_runs_cache_and_data_not_tmp_or_home(roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path):
     listed = allowed_roots()
     assert listed[0] == roots["runs"].resolve() and get_settings().cache_dir in listed
     assert data_roots() == [(roots["shared"] / "data").resolve(), roots["data"].resolve()]
     assert not {Path("/"), Path("/tmp"), Path.home().resolve()} & set(listed)
+    monkeypatch.setenv("FORGERY_PHOTOS", str(tmp_path / "photos"))
+    get_settings.cache_clear()
+    assert (tmp_path / "photos").resolve() in data_roots()
 
 
 def test_a_link_out_of_the_roots_is_refused(roots: dict[str, Path]):
