@@ -72,6 +72,10 @@ def tabulate(scores: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _before_after(row: dict[str, Any], kind: str) -> str:
+    return f"{row[f'old_likely_{kind}']}/{row[f'n_{kind}']} → {row[f'new_likely_{kind}']}/{row[f'n_{kind}']}"
+
+
 def markdown(header: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines = [header_markdown(header), "",
              "| engine | calibrated | authentic called likely manipulated: before → after | "
@@ -85,8 +89,7 @@ def markdown(header: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                  for kind in ("authentic", "tampered")}
         lines.append(
             f"| {row['engine']} | {'yes' if row['calibrated'] else 'no'} | "
-            f"{row['old_likely_authentic']}/{row['n_authentic']} → {row['new_likely_authentic']}/{row['n_authentic']} | "
-            f"{row['old_likely_tampered']}/{row['n_tampered']} → {row['new_likely_tampered']}/{row['n_tampered']} | "
+            f"{_before_after(row, 'authentic')} | {_before_after(row, 'tampered')} | "
             f"{bands['authentic']} | {bands['tampered']} |")
     return "\n".join(lines)
 

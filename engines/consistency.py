@@ -48,14 +48,20 @@ def reconcile(analysis: Analysis, verdict: Verdict, threshold: float) -> Reading
                      "as places to look, not as findings.")
     elif verdict.band == INCONCLUSIVE:
         notes.append("The score lies between the bands: the image is neither flagged nor cleared.")
-    if verdict.band != NOT_RELIABLE and claims is not None and claims != (verdict.band == LIKELY_MANIPULATED):
-        if verdict.band != INCONCLUSIVE:
-            notes.append(f"The method's classifier picked the class '{analysis.label}', which the verdict does "
-                         "not support.")
+    if _class_disagrees(verdict, claims):
+        notes.append(f"The method's classifier picked the class '{analysis.label}', which the verdict does "
+                     "not support.")
     if not analysis.text:
         return Reading(tuple(notes), explanation_is_finding=False)
     reason = _withhold_reason(verdict, claims, flagged)
     return Reading(tuple(notes), explanation_is_finding=not reason, withheld_because=reason)
+
+
+def _class_disagrees(verdict: Verdict, claims: bool | None) -> bool:
+    """A class says the opposite of a clear verdict ("inconclusive" and "not reliable" say neither)."""
+    if claims is None or verdict.band not in (LIKELY_MANIPULATED, NO_EVIDENCE):
+        return False
+    return claims != (verdict.band == LIKELY_MANIPULATED)
 
 
 def _withhold_reason(verdict: Verdict, claims: bool | None, flagged: bool) -> str:
@@ -65,6 +71,6 @@ def _withhold_reason(verdict: Verdict, claims: bool | None, flagged: bool) -> st
         return "it was written for a manipulated class, but no area passes the mask threshold"
     if claims is False and flagged:
         return "it was written for a real image, but areas pass the mask threshold"
-    if claims is not None and claims != (verdict.band == LIKELY_MANIPULATED) and verdict.band != INCONCLUSIVE:
+    if _class_disagrees(verdict, claims):
         return "its class disagrees with the verdict"
     return ""

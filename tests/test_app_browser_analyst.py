@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 CASIA = get_settings().benchmarks_dir / "casia1"
-AUTHENTIC, TAMPERED = CASIA / "authentic" / "Au_ani_0001.jpg", CASIA / "tampered" / "Sp_D_CNN_A_ani0049_ani0084_0266.jpg"
+AUTHENTIC = CASIA / "authentic" / "Au_ani_0001.jpg"
+TAMPERED = CASIA / "tampered" / "Sp_D_CNN_A_ani0049_ani0084_0266.jpg"
 WAIT = 120_000
 """Milliseconds to wait for a result (the machine may be busy)."""
 HEADLINES = [NOT_RELIABLE_HEADLINE] + [band.capitalize() for band in BANDS]

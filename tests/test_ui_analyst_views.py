@@ -107,3 +107,13 @@ def test_train_progress_ends_at_done():
     job.wait(5)
     progress, *_ = train_tab.poll(job, 0)
     assert "<div>done</div>" in progress and "value='100.0'" in progress
+
+
+def test_clicking_a_picture_reads_the_values_at_that_pixel():
+    heatmap = np.zeros((20, 30), np.float32)
+    heatmap[5, 7] = 0.75
+    analysis = Analysis(heatmap=heatmap, mask=heatmap > 0.5, score=0.5, provenance=Provenance("x", "compact", "cpu"),
+                        maps={"ela": heatmap / 3})
+    assert inspect_tab.views.pixel_readout(analysis, 7, 5, 0.5) == (
+        "**At x 7, y 5:** heatmap 0.750 (inside the mask at 0.50) · ela 0.250")
+    assert "outside the image" in inspect_tab.views.pixel_readout(analysis, 7, 25, 0.5)

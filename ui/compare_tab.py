@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -23,7 +23,7 @@ from ui import views
 from ui.export import export_report
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors, warn
-from ui.progress import Task, done_line, failed_line, run_with_stop
+from ui.progress import Task, done_line, failed_line, ignore_step, run_with_stop
 
 ROW_HEIGHT = 300
 """Pixels per gallery row of three methods."""
@@ -38,7 +38,7 @@ class CompareState:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def analyse_one(state: CompareState, name: str, step=lambda text: None) -> None:
+def analyse_one(state: CompareState, name: str, step: Callable[[str], None] = ignore_step) -> None:
     """Run one engine with its default profile into `state`; a failure is recorded, not raised
     (`warn_failure` then tells the user, from the callback's own thread)."""
     engine = None
@@ -172,7 +172,8 @@ def build_compare_tab() -> None:
             finally:
                 task.cancel()
             yield {state: result, **dict(zip(outputs, render(result, mask_path, limit, colormap), strict=True))}
-        yield {status: done_line(f"{len(result.analyses)} of {len(chosen)} methods compared", time.monotonic() - started)}
+        summary = f"{len(result.analyses)} of {len(chosen)} methods compared"
+        yield {status: done_line(summary, time.monotonic() - started)}
 
     run_with_stop(run, stop, status, "Compare", compare_stream, [picker.source, engines, gt, threshold, cmap],
                   [state, *outputs], stopped="stopped; the methods finished so far are shown")

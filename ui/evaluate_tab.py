@@ -19,7 +19,7 @@ from engines.evaluation_export import TABLE_COLUMNS, metrics_rows, write_metrics
 from engines.imageio import load_image
 from engines.paths import check_input_dir
 from engines.perturb import Chain, parse_chain
-from engines.render import mask_outline, overlay, resize_map
+from engines.render import mask_outline, resize_map
 from engines.robustness import perturb_image
 from engines.settings import get_settings
 from ui import views
@@ -101,7 +101,7 @@ def start_evaluation(job: BackgroundJob, engines: list[str], benchmark: str | No
 
 
 def table_rows(runs: list[GridRun]) -> list[list]:
-    return [[round(v, 4) if isinstance(v, float) else v for v in row.values()] for row in metrics_rows(runs)]
+    return [[views.rounded(v) if isinstance(v, float) else v for v in row.values()] for row in metrics_rows(runs)]
 
 
 def poll(job: BackgroundJob, shown_id: int, outcome: EvaluationOutcome | None):
@@ -169,7 +169,7 @@ def show_case(outcome: EvaluationOutcome | None, label: str | None, which: str, 
     outlined = mask_outline(outlined, heatmap > 0.5)
     caption = (f"**{Path(record.image).name}** — {run.label} · F1 {record.f1:.3f} · IoU {record.iou:.3f} · "
                f"score {record.score:.3f}")
-    return overlay(image.rgb, heatmap, 0.5), outlined, caption
+    return views.overlay_view(image.rgb, heatmap, 0.6, "inferno"), outlined, caption
 
 
 def show_worst(outcome: EvaluationOutcome | None, label: str | None, evt: gr.SelectData):
@@ -216,9 +216,9 @@ def build_evaluate_tab(app: gr.Blocks) -> SessionJobs:
             chosen_run = gr.Dropdown([], label="Run", elem_id="eval-run-choice")
             with gr.Row():
                 worst = gr.Gallery(label="Worst (click one to see it)", columns=3, height=280, format="png",
-                                   fit_columns=False, elem_id="eval-worst")
+                                   object_fit="contain", fit_columns=False, elem_id="eval-worst")
                 best = gr.Gallery(label="Best (click one to see it)", columns=3, height=280, format="png",
-                                  fit_columns=False, elem_id="eval-best")
+                                  object_fit="contain", fit_columns=False, elem_id="eval-best")
             case_caption = gr.Markdown()
             with gr.Row():
                 case_overlay = gr.Image(label="Heatmap", interactive=False, format="png", elem_id="eval-case-heatmap")

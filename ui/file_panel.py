@@ -35,7 +35,8 @@ def summary_markdown(report: FileForensics) -> str:
         coding = "progressive" if jpeg["progressive"] else "baseline"
         lines.append(f"JPEG: {quality} · {coding} · chroma {jpeg['subsampling']}")
     if report.clues:
-        lines.append("**What to look at first** (hints, not proof):\n" + "\n".join(f"- {FLAG} {c}" for c in report.clues))
+        clues = "\n".join(f"- {FLAG} {clue}" for clue in report.clues)
+        lines.append(f"**What to look at first** (hints, not proof):\n{clues}")
     else:
         lines.append("No metadata clue: nothing names editing software, and no other hint stands out.")
     return "\n\n".join(lines)

@@ -23,7 +23,7 @@ from ui.export import export_report
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors
 from ui.profiles import profile_choices, profile_state
-from ui.progress import Task, failed_line, run_with_stop
+from ui.progress import Task, failed_line, ignore_step, run_with_stop
 from ui.weights import DEFAULT_WEIGHTS, weights_choices, weights_path, weights_update
 
 HEATMAP_CHOICE, OUTLINE_CHOICE = "heatmap overlay", "mask outline"
@@ -36,12 +36,8 @@ class InspectState:
     verdict: Verdict
 
 
-def _ignore_step(text: str) -> None:
-    return None
-
-
 def run_engine(engine_name: str, path: str | None, profile: str, weights: str | None = None,
-               step: Callable[[str], None] = _ignore_step) -> InspectState:
+               step: Callable[[str], None] = ignore_step) -> InspectState:
     """Analyse the chosen file itself (its original bytes, not the preview's re-encoding)."""
     cls = engine_class(engine_name)
     step("reading the image")
@@ -74,6 +70,15 @@ def slider_view(state: InspectState | None, choice: str, opacity: float, cmap: s
         picture, _ = evidence_picture(choice, analysis.maps[choice], cmap)
         return rgb, picture[: rgb.shape[0]]
     return rgb, views.overlay_view(rgb, analysis.heatmap, opacity, cmap)[: rgb.shape[0]]
+
+
+def read_pixel(state: InspectState | None, threshold: float, evt: gr.SelectData) -> str:
+    """The heatmap, mask and every map's value at the clicked pixel (the colour bar under the
+    overlay is not part of the image)."""
+    if state is None or evt.index is None:
+        return ""
+    x, y = (int(v) for v in evt.index[:2])
+    return views.pixel_readout(state.analysis, x, y, threshold)
 
 
 def render(state: InspectState | None, opacity: float, cmap: str, threshold: float, width: float) -> tuple:
@@ -132,9 +137,11 @@ def build_inspect_panel(engine_name: str) -> None:
         with gr.Column(scale=2):
             verdict = gr.Markdown(elem_id=f"{engine_name}-verdict")
             with gr.Row():
-                opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity at value 1 (follows the value)")
+                opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05,
+                                    label="Overlay opacity at value 1 (follows the value)")
                 cmap = gr.Dropdown(list(COLORMAPS), value=COLORMAPS[0], label="Colormap")
-                threshold = gr.Slider(0.0, 1.0, value=cls.threshold, step=0.01, label="Mask threshold")
+                threshold = gr.Slider(0.0, 1.0, value=cls.threshold, step=0.01,
+                                      label="Mask threshold (the method's own after each analysis)")
                 width = gr.Slider(1, 12, value=default_outline_width((1000, 1000)) + 1, step=1,
                                   label="Outline width (px)")
             with gr.Row():
@@ -142,13 +149,15 @@ def build_inspect_panel(engine_name: str) -> None:
                                          elem_id=f"{engine_name}-overlay")
                 outline_image = gr.Image(label="Mask outline (green, dark halo)", interactive=False, format="png",
                                          elem_id=f"{engine_name}-outline")
+            readout = gr.Markdown("Click the overlay or the outline to read the values at that pixel.",
+                                  elem_id=f"{engine_name}-readout")
             with gr.Group(visible=False) as explanation_box:
                 explanation = gr.Markdown(elem_id=f"{engine_name}-explanation")
                 with gr.Accordion("Written explanation (withheld as a finding)", open=False,
                                   visible=False) as withheld_box:
                     withheld = gr.Markdown(elem_id=f"{engine_name}-withheld")
                 evidence = gr.JSON(label="Evidence: the measured numbers behind the result")
-            maps = gr.Gallery(label="Evidence maps (each with its colour bar and scale)", columns=3, height=420,
+            maps = gr.Gallery(label="Evidence maps (each with its colour bar and scale)", columns=3, height="auto",
                               object_fit="contain", format="png", elem_id=f"{engine_name}-maps")
             with gr.Accordion("Before / after: the image against any map", open=False):
                 slider_choice = gr.Dropdown(slider_choices(None), value=HEATMAP_CHOICE, label="Compare the image with")
@@ -169,7 +178,8 @@ def build_inspect_panel(engine_name: str) -> None:
     controls = [state, opacity, cmap, threshold, width]
     slider_inputs = [state, slider_choice, opacity, cmap, threshold, width]
 
-    def analyse_stream(path: str | None, chosen: str, weights_choice: str, *view) -> Iterator[dict]:
+    def analyse_stream(path: str | None, chosen: str, weights_choice: str, opacity_value: float, colormap: str,
+                       outline_width: float) -> Iterator[dict]:
         task = Task(f"{cls.title} ({chosen})", lambda step: run_engine(engine_name, path, chosen, weights_choice, step))
         try:
             for line in task.statuses():
@@ -180,13 +190,16 @@ def build_inspect_panel(engine_name: str) -> None:
             raise
         finally:
             task.cancel()
-        yield {state: result, status: task.finished_line(), **dict(zip(outputs, render(result, *view), strict=True)),
+        own = float(result.analysis.provenance.parameters.get("threshold", cls.threshold))
+        view = (opacity_value, colormap, own, outline_width)
+        yield {state: result, status: task.finished_line(), threshold: own,
+               **dict(zip(outputs, render(result, *view), strict=True)),
                slider_choice: gr.update(choices=slider_choices(result), value=HEATMAP_CHOICE),
                slider: slider_view(result, HEATMAP_CHOICE, *view)}
 
     run_with_stop(analyse, stop, status, cls.title, analyse_stream,
-                  [picker.source, profile, weights, opacity, cmap, threshold, width],
-                  [state, *outputs, slider_choice, slider])
+                  [picker.source, profile, weights, opacity, cmap, width],
+                  [state, threshold, *outputs, slider_choice, slider])
     for control in (opacity, cmap, threshold, width):
         control.change(render, controls, outputs, show_progress="hidden")
         control.change(slider_view, slider_inputs, slider, show_progress="hidden")
@@ -196,4 +209,6 @@ def build_inspect_panel(engine_name: str) -> None:
         trigger(lambda p: weights_update(engine_name, p), profile, weights)
     weights.change(profile_state, profile_inputs, [availability, analyse])
     profile.change(profile_state, profile_inputs, [availability, analyse])
+    for picture in (overlay_image, outline_image):
+        picture.select(read_pixel, [state, threshold], readout, show_progress="hidden")
     export_button.click(export, state, report_file)

@@ -3,13 +3,15 @@ model store's status of every named weight."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 import pandas as pd
 
 from engines.catalog import engine_class, engine_names
 from engines.model_status import engine_rows, load, store_rows, unload
 from ui.messages import info, user_errors
-from ui.progress import run_with_stop, streamed_task
+from ui.progress import ignore_step, run_with_stop, streamed_task
 
 STORE_COLUMNS = ["name", "present", "source", "size_mb", "license", "path", "problem"]
 
@@ -24,7 +26,8 @@ def profiles_update(engine: str) -> dict:
     return gr.update(choices=list(cls.profiles), value=cls.default_profile)
 
 
-def load_model(engine: str, profile: str, step=lambda text: None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_model(engine: str, profile: str,
+               step: Callable[[str], None] = ignore_step) -> tuple[pd.DataFrame, pd.DataFrame]:
     step(f"loading {engine_class(engine).title} ({profile})")
     with user_errors():
         loaded = load(engine, profile)

@@ -25,6 +25,10 @@ TICK_SECONDS = 0.5
 RUNNING_CLASS = "task-running"
 
 
+def ignore_step(text: str) -> None:
+    """The `step` of work run outside a Task (scripts, tests)."""
+
+
 class Cancelled(WorkbenchError):
     """Raised inside the work by `step` once the task was cancelled."""
 
@@ -126,9 +130,10 @@ def run_with_stop(button: gr.Button, stop: gr.Button, status: gr.HTML, title: st
                   inputs: list, outputs: list, stopped: str = "stopped") -> None:
     """Wire `button` to run the generator `stream` (which updates `status` and `outputs`): the
     button is disabled and a "waiting" line shown at once, without the queue; `stop` cancels it."""
-    busy = (gr.update(interactive=False), gr.update(interactive=True), running_line(f"{title} — waiting to start", 0.0))
+    busy = (gr.update(interactive=False), gr.update(interactive=True),
+            running_line(f"{title} — waiting to start", 0.0))
     event = button.click(lambda: busy, None, [button, stop, status], queue=False).then(
         stream, inputs, [status, *outputs], show_progress="hidden")
     event.then(lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [button, stop], queue=False)
-    stop.click(lambda: (gr.update(interactive=True), gr.update(interactive=False), stopped_line(f"{title}: {stopped}.")),
-               None, [button, stop, status], cancels=[event], queue=False)
+    idle = (gr.update(interactive=True), gr.update(interactive=False), stopped_line(f"{title}: {stopped}."))
+    stop.click(lambda: idle, None, [button, stop, status], cancels=[event], queue=False)

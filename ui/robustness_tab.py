@@ -20,7 +20,7 @@ from ui import views
 from ui.chain_builder import build_chain_controls, chain_from_values
 from ui.image_input import add_examples, build_image_input, load_source
 from ui.messages import user_errors, warn
-from ui.progress import run_with_stop, streamed_task
+from ui.progress import ignore_step, run_with_stop, streamed_task
 
 SWEEP_DEFAULTS: dict[str, list[float]] = {
     "blur": [0.5, 1.0, 1.5, 2.0, 3.0],
@@ -59,12 +59,8 @@ def _comparison_row(name: str, result: PerturbedComparison, gt: np.ndarray | Non
             perturbed_iou]
 
 
-def _ignore(*args) -> None:
-    return None
-
-
 def apply_chain(path: str | None, mask_path: str | None, engines: list[str], seed: float, *chain_values,
-                step: Callable[[str], None] = _ignore):
+                step: Callable[[str], None] = ignore_step):
     """Outputs: perturbed image, before/after/change gallery, comparison table, chain text."""
     if not engines:
         raise gr.Error("Tick at least one method.")
@@ -97,7 +93,7 @@ def apply_chain(path: str | None, mask_path: str | None, engines: list[str], see
 
 
 def run_sweep(path: str | None, mask_path: str | None, engines: list[str], axis: str, values_text: str,
-              seed: float, step: Callable[[str], None] = _ignore):
+              seed: float, step: Callable[[str], None] = ignore_step):
     """Outputs: the matplotlib figure and the table of points."""
     if not engines:
         raise gr.Error("Tick at least one method.")

@@ -84,6 +84,17 @@ def withheld_explanation(analysis: Analysis, reading: Reading) -> str:
     return f"*Withheld as a finding: {reading.withheld_because}.*\n\n{paragraphs(analysis.text)}"
 
 
+def pixel_readout(analysis: Analysis, x: int, y: int, threshold: float) -> str:
+    """One line of the values at pixel (x, y); a click outside the image (on a colour bar) says so."""
+    height, width = analysis.size
+    if not (0 <= x < width and 0 <= y < height):
+        return "That point is outside the image (on the colour bar)."
+    flagged = "inside" if analysis.heatmap[y, x] > threshold else "outside"
+    maps = " · ".join(f"{name} {float(values[y, x]):.3f}" for name, values in analysis.maps.items())
+    return (f"**At x {x}, y {y}:** heatmap {float(analysis.heatmap[y, x]):.3f} ({flagged} the mask at "
+            f"{threshold:.2f})" + (f" · {maps}" if maps else ""))
+
+
 def evidence_label(analysis: Analysis) -> str:
     if analysis.label:
         return ("Evidence: the measured numbers behind the explanation (a 'probability' here is the "
