@@ -3,11 +3,14 @@ config, nested fields by dotted path (`perturbation.streams=blur,jpeg`), before 
 
 Values are parsed by the type of the field's current value: numbers, booleans
 (true/false/1/0/yes/no), strings, and tuples (comma-separated, each item parsed like the first
-item of the current tuple). Nothing else is accepted, so a typo cannot silently change nothing.
+item of the current tuple); `none` unsets a field that may be None, and an unset one is parsed
+by its annotation (`int | None`: an integer). Nothing else is accepted, so a typo cannot
+silently change nothing.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass, replace
 from typing import Any
@@ -28,7 +31,7 @@ def parse_like(text: str, current: Any, key: str) -> Any:
             return int(text)
         if isinstance(current, float):
             return float(text)
-        if isinstance(current, str) or current is None:
+        if isinstance(current, str):
             return text
         if isinstance(current, tuple):
             item = current[0] if current else ""
@@ -50,7 +53,24 @@ def _set(config: Any, path: list[str], text: str, key: str) -> Any:
     if is_dataclass(current):
         sub = ", ".join(f"{path[0]}.{item.name}" for item in fields(current))
         raise WorkbenchError(f"{key} is a group of settings; set one of: {sub}.")
+    if current is None or text.strip().lower() == "none":
+        annotation = typing.get_type_hints(type(config))[path[0]]
+        return replace(config, **{path[0]: _parse_optional(text, current, annotation, key)})
     return replace(config, **{path[0]: parse_like(text, current, key)})
+
+
+def _parse_optional(text: str, current: Any, annotation: Any, key: str) -> Any:
+    """`none` for a field that may be None; for one that is None now, a value of its one scalar
+    type (`int | None`: an integer)."""
+    options = typing.get_args(annotation)
+    kinds = [kind for kind in options if kind is not type(None)]
+    if text.strip().lower() == "none" and len(kinds) < len(options):
+        return None
+    if current is not None:
+        return parse_like(text, current, key)
+    if len(kinds) != 1 or kinds[0] not in (bool, int, float, str):
+        raise WorkbenchError(f"{key} cannot be set from the command line (it is {annotation}).")
+    return parse_like(text, kinds[0](), key)
 
 
 def apply_overrides(config: Any, assignments: Sequence[str]) -> Any:

@@ -5,13 +5,23 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from engines.render import resize_map
 
 
-def to_square_input(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """H×W×3 uint8 -> 1×3×size×size float in [0, 1]; bilinear, aspect not kept (as the methods do)."""
-    resized = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
+def to_square_input(rgb: np.ndarray, size: int, antialias: bool = False) -> torch.Tensor:
+    """H×W×3 uint8 -> 1×3×size×size float in [0, 1]; bilinear, aspect not kept (as the methods do).
+
+    `antialias`: Pillow's bilinear, which widens its filter by the shrink factor (a low-pass, as
+    e.g. the Detective SAM authors resize); otherwise OpenCV's INTER_LINEAR, which samples the
+    nearest 2×2 pixels only and so aliases fine detail when shrinking. Both agree within 1/255 on
+    an enlargement.
+    """
+    if antialias:
+        resized = np.array(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
+    else:
+        resized = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR)
     return torch.from_numpy(resized).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
 
 

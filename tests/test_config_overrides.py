@@ -26,6 +26,14 @@ def test_a_later_assignment_wins_and_other_fields_are_kept():
     assert config.diffusion.timesteps == DIFFFORENSICS_PROFILES["compact"].diffusion.timesteps
 
 
+def test_an_optional_field_takes_none_or_a_value_of_its_annotated_type():
+    seeded = apply_overrides(COMPACT, ["perturbation.noise_seed=42"])
+    assert seeded.perturbation.noise_seed == 42
+    assert apply_overrides(seeded, ["perturbation.noise_seed=none"]).perturbation.noise_seed is None
+    with pytest.raises(WorkbenchError, match="expected a value like 0"):
+        apply_overrides(COMPACT, ["perturbation.noise_seed=lucky"])
+
+
 @pytest.mark.parametrize(("assignment", "message"), [
     ("perturbation.strems=blur,jpeg", "Did you mean 'streams'"),
     ("perturbation=blur", "group of settings"),

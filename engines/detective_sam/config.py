@@ -61,8 +61,17 @@ class PerturbationConfig:
     blur_kernel: int = 5
     noise_std: float = 0.15
     jpeg_quality: int = 75
+    noise_seed: int | None = None
+    """Analysis only, read from the engine's configuration (`engine.config = apply_overrides(
+    engine.config, ["perturbation.noise_seed=N"])`); training draws its noise from `train --seed`.
+    None: each image's sample seed is derived from its pixels and these settings; an integer is the
+    sample seed of every image, e.g. the authors' seed for one of their samples
+    (`engines.detective_sam.preprocess`)."""
 
     def __post_init__(self) -> None:
+        seed = self.noise_seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+            raise WorkbenchError(f"noise_seed must be a non-negative integer or None, got {self.noise_seed!r}.")
         unknown = [kind for kind in self.streams if kind not in PERTURBATION_KINDS]
         if unknown or len(self.streams) != 2 or len(set(self.streams)) != 2:
             raise WorkbenchError(
@@ -127,6 +136,13 @@ class DetectiveSAMConfig:
                     f"{hidden} attention channels for a {channels}-channel scale; they must be "
                     f"divisible by the {groups} fused streams."
                 )
+
+    @property
+    def antialiased_resize(self) -> bool:
+        """How the image is resized to `input_size`: as the weights were trained. The released
+        (full) checkpoints were trained on Pillow's antialiased bilinear resize, as in the authors'
+        code; the compact adapters on OpenCV's INTER_LINEAR (`cached_training.load_square_sample`)."""
+        return self.backbone == "sam2"
 
     @property
     def perturbed_streams(self) -> tuple[str, str]:

@@ -12,11 +12,9 @@ from engines.errors import WeightsError
 from engines.detective_sam.build import build_detective_sam, saved_config
 from engines.detective_sam.config import PROFILES, DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
+from engines.detective_sam.preprocess import prepare_streams
 from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, to_square_input, top_fraction_mean
-
-NOISE_SEED = 0
-"""The noise stream is drawn from a fixed seed so the same image always gives the same result."""
+from engines.tensors import to_original_size, top_fraction_mean
 
 
 class DetectiveSAMEngine(Engine):
@@ -68,26 +66,34 @@ class DetectiveSAMEngine(Engine):
         return model.to(self.device).eval()
 
     def _run(self, model: DetectiveSAM, rgb: np.ndarray) -> RawOutput:
+        """The noise seed is a run setting: the engine's configuration (`self.config`) may fix it;
+        everything else comes from the model's configuration (the weights' own, when they carry
+        one)."""
         height, width = rgb.shape[:2]
-        images = to_square_input(rgb, model.config.input_size).to(self.device)
-        generator = torch.Generator(device=self.device).manual_seed(NOISE_SEED)
+        config = model.config
+        perturbation = config.perturbation
+        explicit_seed = self.config.perturbation.noise_seed
+        streams, sample_seed = prepare_streams(model, rgb, explicit_seed)
         with torch.inference_mode():
-            features = model.encode_streams(images, generator)
+            features = model.encode({name: stream.to(self.device) for name, stream in streams.items()})
             probabilities = torch.sigmoid(model.forward_from_features(features))[0, 0]
             shifts = model.shift_maps(features)
-        perturbation = model.config.perturbation
         return RawOutput(
             heatmap=to_original_size(probabilities, height, width),
             score=top_fraction_mean(probabilities),
             maps={name: to_original_size(values[0], height, width) for name, values in shifts.items()},
             parameters={
-                "input_size": model.config.input_size,
+                "input_size": config.input_size,
+                "resize": "Pillow bilinear (antialiased)" if config.antialiased_resize else "OpenCV INTER_LINEAR",
                 "perturbed_streams": list(perturbation.streams),
                 "blur_sigma": perturbation.blur_sigma,
                 "blur_kernel": perturbation.blur_kernel,
                 "noise_std": perturbation.noise_std,
                 "jpeg_quality": perturbation.jpeg_quality,
-                "noise_seed": NOISE_SEED,
+                "noise_seed": sample_seed,
+                "noise_seed_from": None if sample_seed is None else (
+                    "the image's pixels and the perturbation settings" if explicit_seed is None
+                    else "the configuration (perturbation.noise_seed)"),
             },
         )
 

@@ -79,7 +79,8 @@ class DetectiveSAM(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """The three streams of (B, 3, S, S) images in [0, 1], keyed by `config.streams`.
 
-        `generator` (on the images' device) makes the noise reproducible.
+        `generator` (on the images' device) makes the noise reproducible; the engine perturbs on
+        the CPU, as the authors do, so the same seed gives the same noise on any device.
         """
         expected = self.config.input_size
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2:] != (expected, expected):
@@ -99,7 +100,10 @@ class DetectiveSAM(nn.Module):
         self, images: torch.Tensor, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """Frozen-encoder features of every stream and scale, keyed by `feature_name`."""
-        streams = self.perturb(images, generator)
+        return self.encode(self.perturb(images, generator))
+
+    def encode(self, streams: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`encode_streams` for streams already made by `perturb`."""
         names = self.config.streams
         batch = torch.cat([streams[name] for name in names])
         pyramid = self._encode((batch - self.pixel_mean) / self.pixel_std)

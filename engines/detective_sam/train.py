@@ -26,6 +26,7 @@ from engines.datasets import ForgeryDataset
 from engines.detective_sam.build import CONFIG_METADATA_KEY, build_detective_sam
 from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
+from engines.errors import WorkbenchError
 from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
 from engines.losses import bce_dice_loss
 from engines.settings import get_settings
@@ -74,6 +75,9 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
 def make_trainer(config: DetectiveSAMConfig, dataset: ForgeryDataset, init_weights: Path | None,
                  batch_size: int, seed: int,
                  progress: Callable[[int, int], None] | None = None) -> DetectiveSAMTrainer:
+    if config.perturbation.noise_seed is not None:
+        raise WorkbenchError("perturbation.noise_seed is an analysis setting: training draws its noise "
+                             "from the training seed (`train --seed`).")
     backbone = get_store().path("lite_medsam") if config.backbone == "lite_medsam" else None
     model = build_detective_sam(config, checkpoint=init_weights, backbone_checkpoint=backbone)
     cache = build_cache(model, dataset, seed, progress)
