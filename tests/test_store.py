@@ -258,7 +258,7 @@ def test_status_lists_every_default_weight(make_store):
     model_store = make_store(*DEFAULT_WEIGHTS)
     rows = {row["name"]: row for row in model_store.status()}
     expected = {
-        "lite_medsam", "smollm2_135m_instruct_q4_1", "efficientnet_lite0", "minilm_l6_v2",
+        "lite_medsam", "smollm2_135m_instruct_q4_1", "efficientnet_lite0", "efficientnet_lite2", "minilm_l6_v2",
         "taef2_encoder", "taef2_decoder", "sam2.1_hiera_base_plus", "detective_sam",
         "detective_sam_sota", "sam_vit_b", "sam_vit_h", "sd3_medium", "clip_vit_large_patch14",
         "clip_vit_large_patch14_336", "segformer_b2_ade", "llava_1_5_7b",
