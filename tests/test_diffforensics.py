@@ -386,7 +386,7 @@ def test_engine_without_weights_says_how_to_train(tmp_path):
 
 
 def test_native_forward_keeps_any_image_size_and_tiles_blend_seamlessly():
-    model = _tiny_model(replace(TINY, native=True, tile_size=256))
+    model = _tiny_model(replace(TINY, native=True, tile_size=256, tile_overlap=32))
     rgb = np.random.default_rng(0).integers(0, 255, (70, 100, 3), dtype=np.uint8)
     whole = native_forward(model, rgb, torch.device("cpu"))
     assert whole.probability.shape == (70, 100) and [e.shape for e in whole.edges] == [(70, 100)] * 3

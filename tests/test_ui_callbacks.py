@@ -328,7 +328,7 @@ def test_train_tab_trains_a_real_engine_and_inspect_lists_the_run(tmp_path: Path
     for seed in range(3):
         cv2.imwrite(str(photos / f"scene{seed}.png"), cv2.cvtColor(procedural_scene(seed, 160, 200), cv2.COLOR_RGB2BGR))
     data = tmp_path / "forged"
-    generate_dataset(photos, data, 6, ForgeConfig(size=128, types=("splice", "copy_move")), workers=1)
+    generate_dataset(photos, data, 6, ForgeConfig(size_range=(128, 160), types=("splice", "copy_move")), workers=1)
 
     job = BackgroundJob("training")
     out = runs_dir / "tiny-run"
