@@ -210,7 +210,7 @@ def test_robustness_before_after_and_change_per_method():
     assert perturbed.shape == (288, 384, 3) and "jpeg(quality=60)" in chain_text
     assert [caption.split(" · ")[1] for _, caption in gallery] == ["before", "after", "change (blue lost, red gained)"]
     row = dict(zip(robustness_tab.COMPARISON_HEADERS, table[0]))
-    assert row["Δ score"] == pytest.approx(row["perturbed score"] - row["clean score"], abs=1e-3)
+    assert row["Δ score"] == pytest.approx(row["perturbed score"] - row["clean score"], abs=2e-3)  # each to 3 decimals
     assert 0 <= row["clean F1"] <= 1 and 0 <= row["perturbed F1"] <= 1
 
 
