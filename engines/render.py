@@ -52,6 +52,33 @@ def mask_outline(rgb: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] 
     return out
 
 
+PAIR_COLOURS = [tuple(int(255 * c) for c in colour[:3]) for colour in colormaps["tab10"].colors]
+"""One distinct colour per copy-move pair (cycled after ten)."""
+
+
+def copy_move_pairs_view(rgb: np.ndarray, pairs_map: np.ndarray, pairs: list[dict]) -> np.ndarray:
+    """The image with each copy-move pair in its own colour: both ends outlined, joined by a line
+    between their centres and numbered. `pairs_map` holds pair k of n as (k + 1) / n (see
+    `engines.classic.copy_move`); `pairs` their records (`source_centre_xy`, `copy_centre_xy`)."""
+    out = np.ascontiguousarray(rgb.copy())
+    width = default_outline_width(rgb.shape) + 1
+    font_scale = float(np.clip(max(rgb.shape[:2]) / 900, 0.4, 1.2))
+    count = len(pairs)
+    for index, pair in enumerate(pairs):
+        colour = PAIR_COLOURS[index % len(PAIR_COLOURS)]
+        out = mask_outline(out, np.isclose(pairs_map, (index + 1) / count), colour, width)
+        ends = [tuple(int(round(v)) for v in pair[key]) for key in ("source_centre_xy", "copy_centre_xy")]
+        cv2.line(out, *ends, OUTLINE_HALO, width + 2, cv2.LINE_AA)
+        cv2.line(out, *ends, colour, width, cv2.LINE_AA)
+        for end in ends:
+            cv2.circle(out, end, 2 * width + 1, colour, -1, cv2.LINE_AA)
+        middle = ((ends[0][0] + ends[1][0]) // 2, (ends[0][1] + ends[1][1]) // 2)
+        cv2.putText(out, str(index + 1), middle, cv2.FONT_HERSHEY_SIMPLEX, font_scale, OUTLINE_HALO, width + 3,
+                    cv2.LINE_AA)
+        cv2.putText(out, str(index + 1), middle, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, width, cv2.LINE_AA)
+    return out
+
+
 def mask_image(mask: np.ndarray) -> np.ndarray:
     """bool mask -> 0/255 uint8 (the benchmark mask convention)."""
     return np.where(mask, 255, 0).astype(np.uint8)

@@ -17,7 +17,7 @@ from engines.perturb import Perturbation
 
 HEIGHT, WIDTH = 192, 256
 CONFIG = ClassicConfig()
-MAP_NAMES = {"ela", "noise_residual", "noise_level_anomaly", "jpeg_ghost"}
+MAP_NAMES = {"ela", "noise_residual", "noise_level_anomaly", "jpeg_ghost", "copy_move_pairs"}
 
 
 def photo_like(seed: int = 0, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:

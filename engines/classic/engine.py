@@ -1,4 +1,5 @@
-"""The classic engine: training-free ELA, noise and JPEG-ghost tools fused into one Analysis."""
+"""The classic engine: training-free ELA, noise, JPEG-ghost and copy-move tools fused into one
+Analysis."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.classic.copy_move import CloneSettings, copy_move
 from engines.classic.ela import error_level_analysis
 from engines.classic.fusion import (
     LOGISTIC_OFFSET,
@@ -45,6 +47,7 @@ class ClassicConfig:
     mask_opening: int = 5
     score_offset: float = SCORE_OFFSET
     score_scale: float = SCORE_SCALE
+    clone: CloneSettings = CloneSettings()
 
     @property
     def weights(self) -> dict[str, float]:
@@ -68,16 +71,30 @@ class ClassicEngine(Engine):
         "editing. Ignore isolated specks, sharp edges and text in the raw ELA and noise-residual "
         "maps, clipped highlights and shadows, and flat sky; a region that stands out in several "
         "maps at once is the strongest evidence. Heavy re-compression, resizing or filtering "
-        "after the edit erases these traces, so a low score does not clear an image."
+        "after the edit erases these traces, so a low score does not clear an image.\n"
+        "Copy-move (clone) detection adds a fourth tool: it looks for a region that appears twice "
+        "in the same image, moved, rotated, scaled or mirrored. Each pair found is drawn in its "
+        "own colour, both ends outlined and joined by a line (the 'copy-move pairs' view and "
+        "map), and both ends enter the heatmap at the pair's score: the tool cannot tell the "
+        "original from the copy, so one of the two is genuine. A pair is kept only when the two "
+        "regions match pixel for pixel after the fitted move (fidelity, the median correlation, "
+        "at least 0.9) and match clearly worse when moved by two pixels (distinctiveness); "
+        "look-alikes that fail this are counted as rejected. It misleads on things that are "
+        "genuinely alike: repeated tiles, windows, fences and printed packaging, products on a "
+        "shelf, symmetric objects, and smooth gradients; there a pair is a lead to check by eye "
+        "(an identical speck of noise or highlight in both ends), not proof. A copy of flat sky "
+        "or a blank wall has nothing to match and is not found."
     )
 
     def _build(self) -> ClassicConfig:
         return self.config
 
     def _run(self, model: ClassicConfig, rgb: np.ndarray) -> RawOutput:
-        """Tools -> fused heatmap (see `fusion`); mask = heatmap > 0.5 after a small opening;
-        score = logistic of the fraction of the image in the mask. The noise residual is shown
-        but not fused: it measures texture, not inconsistency."""
+        """Tools -> fused heatmap (see `fusion`), then the larger of it and the copy-move regions
+        (each verified pair's score over both its ends); mask = heatmap > 0.5 after a small
+        opening; score = 1 - (1 - s)(1 - c), s the logistic of the fraction of the image in the
+        trace tools' mask and c the copy-move score (independent evidence, either suffices). The
+        noise residual is shown but not fused: it measures texture, not inconsistency."""
         config = model
         if min(rgb.shape[:2]) < MIN_SIDE:
             raise ImageInputError(
@@ -89,12 +106,15 @@ class ClassicEngine(Engine):
         ghost = jpeg_ghost(rgb, config.ghost_qualities, config.ghost_window)
         z_maps = {"ela": ela.z, "noise_level_anomaly": noise.z, "jpeg_ghost": ghost.z}
         fused = fused_z(z_maps, config.weights, config.z_cap, config.fusion_smooth_sigma)
-        heatmap = logistic(fused, config.logistic_offset, config.logistic_scale)
+        traces = logistic(fused, config.logistic_offset, config.logistic_scale)
+        traces_mask = clean_mask(traces, self.threshold, config.mask_opening)
+        traces_score = float(logistic(float(traces_mask.mean()), config.score_offset, config.score_scale))
+        clones = copy_move(rgb, config.clone)
+        heatmap = np.maximum(traces, clones.regions)
         mask = clean_mask(heatmap, self.threshold, config.mask_opening)
-        mask_fraction = float(mask.mean())
-        score = float(logistic(mask_fraction, config.score_offset, config.score_scale))
+        score = 1.0 - (1.0 - traces_score) * (1.0 - clones.score)
         tool_z_in_mask = {
-            name: round(float(np.clip(z[mask], 0.0, config.z_cap).mean()), 3) if mask.any() else 0.0
+            name: round(float(np.clip(z[traces_mask], 0.0, config.z_cap).mean()), 3) if traces_mask.any() else 0.0
             for name, z in z_maps.items()
         }
         return RawOutput(
@@ -106,10 +126,15 @@ class ClassicEngine(Engine):
                 "noise_residual": noise_residual(rgb, config.ela_smooth_sigma),
                 "noise_level_anomaly": noise.display,
                 "jpeg_ghost": ghost.display,
+                "copy_move_pairs": clones.pairs_map,
             },
             evidence={
-                "mask_fraction": mask_fraction,
+                "mask_fraction": float(mask.mean()),
                 "tool_z_in_mask": tool_z_in_mask,
+                "traces_score": round(traces_score, 4),
+                "copy_move_score": round(clones.score, 4),
+                "copy_move_pairs": clones.pairs,
+                "copy_move_rejected_lookalikes": clones.rejected,
                 **ghost.facts,
             },
             parameters=dataclasses.asdict(config),
