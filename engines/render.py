@@ -59,7 +59,7 @@ PAIR_COLOURS = [tuple(int(255 * c) for c in colour[:3]) for colour in colormaps[
 def copy_move_pairs_view(rgb: np.ndarray, pairs_map: np.ndarray, pairs: list[dict]) -> np.ndarray:
     """The image with each copy-move pair in its own colour: both ends outlined, joined by a line
     between their centres and numbered. `pairs_map` holds pair k of n as (k + 1) / n (see
-    `engines.classic.copy_move`); `pairs` their records (`source_centre_xy`, `copy_centre_xy`)."""
+    `engines.classic.copy_move`); `pairs` their records (`a_centre_xy`, `b_centre_xy`)."""
     out = np.ascontiguousarray(rgb.copy())
     width = default_outline_width(rgb.shape) + 1
     font_scale = float(np.clip(max(rgb.shape[:2]) / 900, 0.4, 1.2))
@@ -67,7 +67,7 @@ def copy_move_pairs_view(rgb: np.ndarray, pairs_map: np.ndarray, pairs: list[dic
     for index, pair in enumerate(pairs):
         colour = PAIR_COLOURS[index % len(PAIR_COLOURS)]
         out = mask_outline(out, np.isclose(pairs_map, (index + 1) / count), colour, width)
-        ends = [tuple(int(round(v)) for v in pair[key]) for key in ("source_centre_xy", "copy_centre_xy")]
+        ends = [tuple(int(round(v)) for v in pair[key]) for key in ("a_centre_xy", "b_centre_xy")]
         cv2.line(out, *ends, OUTLINE_HALO, width + 2, cv2.LINE_AA)
         cv2.line(out, *ends, colour, width, cv2.LINE_AA)
         for end in ends:

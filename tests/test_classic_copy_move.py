@@ -83,10 +83,11 @@ def test_copies_are_found_with_both_ends(case: str, transform: dict) -> None:
 def test_the_pair_record_describes_the_transform() -> None:
     image, source, copy = forged_copy(scale=1.2, angle=30.0)
     pair = copy_move(image, SETTINGS).pairs[0]
-    assert abs(pair["scale"] - 1.2) < 0.05
+    # a maps onto b, and either end may be the copy: the scale is 1.2 or 1 / 1.2.
+    assert min(abs(pair["scale"] - 1.2), abs(1 / pair["scale"] - 1.2)) < 0.05
     assert abs(abs(pair["rotation_deg"]) - 30.0) < 3.0
     assert not pair["mirrored"]
-    ends = {tuple(pair["source_centre_xy"]), tuple(pair["copy_centre_xy"])}
+    ends = {tuple(pair["a_centre_xy"]), tuple(pair["b_centre_xy"])}
     centres = {tuple(np.argwhere(mask).mean(axis=0)[::-1]) for mask in (source, copy)}
     for centre in centres:
         assert min(np.hypot(*np.subtract(centre, end)) for end in ends) < 6.0
@@ -133,7 +134,7 @@ def test_large_images_are_analysed_downscaled_and_mapped_back() -> None:
     evidence = copy_move(image, CloneSettings(max_megapixels=0.04))
     assert evidence.regions.shape == evidence.pairs_map.shape == (HEIGHT, WIDTH)
     assert best_pair_cover(evidence, source, copy) > 0.6
-    box = evidence.pairs[0]["copy_box_xyxy"] + evidence.pairs[0]["source_box_xyxy"]
+    box = evidence.pairs[0]["a_box_xyxy"] + evidence.pairs[0]["b_box_xyxy"]
     assert max(box) > 150, "boxes are in image pixels, not work pixels"
 
 
@@ -201,3 +202,15 @@ def test_coverage_slice_copies_are_found_more_often_than_look_alikes() -> None:
     result = coverage_slice(10)
     assert result["pixel_f1"] > 0.3, result
     assert result["tampered_with_pairs"] >= result["authentic_with_pairs"] + 3, result
+
+
+def test_the_inspect_view_draws_pairs_for_the_classic_engine_only() -> None:
+    from ui.views import copy_move_view
+
+    image, _, _ = forged_copy()
+    picture, caption = copy_move_view(image, ClassicEngine().analyze(image))
+    assert picture.shape == image.shape and not np.array_equal(picture, image)
+    assert caption.startswith("Copy-move pairs: 1 found")
+    analysis = ClassicEngine().analyze(image)
+    analysis.evidence.pop("copy_move_pairs")
+    assert copy_move_view(image, analysis) == (None, "")

@@ -9,10 +9,15 @@ correlation around the matched points; its source is that area mapped back throu
 
 Two numbers then say how much to trust the pair. Fidelity: the median ZNCC over the copy on the
 unblurred image (a copy is near 1, a look-alike lower). Distinctiveness: fidelity minus the best
-fidelity with T moved by `SHIFT` pixels; smooth gradients and one-directional structures (a
-horizon, a petal edge) correlate with themselves under any small shift along them, so they match
-"everywhere" and are not evidence of a copy, whereas a copy's texture decorrelates within a
-pixel or two.
+fidelity of two kinds of near-misses that a real copy does not have:
+- T moved by `SHIFT` pixels: smooth gradients and one-directional structures (a horizon, a petal
+  edge) correlate with themselves under any small shift along them, whereas a copy's texture
+  decorrelates within a pixel or two;
+- T applied once more (the copy's own copy, the source's own source): a periodic pattern (a grid
+  of windows, tiles, a row of identical products) matches its next repetition as well as this
+  one, whereas the content beyond a copy is unrelated to it.
+A region that T maps largely onto itself (a symmetric object under its own mirror axis) is not a
+copy-move at all.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ MIN_VARIANCE = 4.0
 """Grey levels²: windows flatter than this on either side carry no correlation evidence."""
 SHIFT = 2.0
 """Pixels: the misregistration at which a genuine copy's correlation has clearly dropped."""
+MAX_SELF_OVERLAP = 0.2
+"""A copy that shares more than this fraction of its area with its own source is self-similarity
+(a symmetric or periodic object): a pasted copy that covered its source would have erased it."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class VerifiedPair:
     fidelity: float
     """Median ZNCC of the copy with its warped source over the copy's textured pixels."""
     distinctiveness: float
-    """Fidelity minus the best fidelity with the transform shifted by `SHIFT` pixels."""
+    """Fidelity minus the best fidelity of the near-misses: T shifted by `SHIFT` pixels, T again."""
 
 
 def zncc(first: np.ndarray, second: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,11 +103,17 @@ def filled(region: np.ndarray, window: int) -> np.ndarray:
     carry no correlation evidence but belong to it)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
     x0, y0, x1, y1 = box_around(region, window)
+    closed = cv2.morphologyEx(region[y0:y1, x0:x1].astype(np.uint8), cv2.MORPH_CLOSE, kernel)
     out = np.zeros_like(region)
-    out[y0:y1, x0:x1] = ndimage.binary_fill_holes(
-        cv2.morphologyEx(region[y0:y1, x0:x1].astype(np.uint8), cv2.MORPH_CLOSE, kernel)
-    )
+    out[y0:y1, x0:x1] = ndimage.binary_fill_holes(closed)
     return out
+
+
+def with_edge(region: np.ndarray, window: int) -> np.ndarray:
+    """The region grown by half a window: a correlation window that straddles the copy's edge
+    also sees what lies beyond it, so the edge itself is never confirmed."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
+    return cv2.dilate(region.astype(np.uint8), kernel).astype(bool)
 
 
 def fidelity(grey: np.ndarray, matrix: np.ndarray, copy: np.ndarray, window: int) -> float:
@@ -111,15 +125,29 @@ def fidelity(grey: np.ndarray, matrix: np.ndarray, copy: np.ndarray, window: int
     return float(np.median(correlation[measured])) if measured.any() else 0.0
 
 
-def distinctiveness(grey: np.ndarray, matrix: np.ndarray, copy: np.ndarray, window: int, exact: float) -> float:
-    """`exact` (the fidelity at `matrix`) minus the best fidelity with the copy side moved by
-    `SHIFT` pixels along either axis."""
-    shifted = []
+def warp_region(region: np.ndarray, matrix: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """The region mapped through `matrix` (or its inverse), bool H×W."""
+    flags = cv2.INTER_NEAREST | (cv2.WARP_INVERSE_MAP if inverse else 0)
+    return cv2.warpAffine(region.astype(np.uint8), matrix, region.shape[::-1], flags=flags).astype(bool)
+
+
+def distinctiveness(grey: np.ndarray, matrix: np.ndarray, copy: np.ndarray, source: np.ndarray, window: int,
+                    exact: float, min_offset: float) -> float:
+    """`exact` (the fidelity at `matrix`) minus the best fidelity of the near-misses: the copy
+    side moved by `SHIFT` pixels along either axis, and the same move from the copy to its own
+    copy and from the source's own source to the source (skipped when T is its own inverse, as a
+    mirroring across a line is, so that doing it twice leads back to the start)."""
+    near_misses = []
     for dx, dy in ((SHIFT, 0.0), (-SHIFT, 0.0), (0.0, SHIFT), (0.0, -SHIFT)):
         moved = matrix.astype(np.float64).copy()
         moved[:, 2] += (dx, dy)
-        shifted.append(fidelity(grey, moved, copy, window))
-    return exact - max(shifted)
+        near_misses.append(fidelity(grey, moved, copy, window))
+    centre = np.argwhere(copy).mean(axis=0)[::-1]
+    twice = matrix[:, :2] @ (matrix[:, :2] @ centre + matrix[:, 2]) + matrix[:, 2]
+    if np.hypot(*(twice - centre)) >= min_offset:
+        near_misses.append(fidelity(grey, matrix, warp_region(copy, matrix), window))
+        near_misses.append(fidelity(grey, matrix, source, window))
+    return exact - max(near_misses)
 
 
 def verify(
@@ -133,7 +161,8 @@ def verify(
 ) -> VerifiedPair | None:
     """The copy and source regions of `transform` with their fidelity and distinctiveness, or
     None when no connected area of the lightly blurred image (`smooth`) correlates above
-    `grow_correlation` around the matched points with at least `min_area` pixels."""
+    `grow_correlation` around the matched points with at least `min_area` pixels, or when that
+    area lies mostly on its own source."""
     matrix = transform.matrix
     correlation, _ = correlation_map(smooth, matrix, window)
     matched = (correlation > grow_correlation) & (displacement(matrix, smooth.shape) >= min_offset)
@@ -147,10 +176,11 @@ def verify(
     hit = hit[hit > 0]
     if hit.size == 0:
         return None
-    copy = filled(np.isin(labels, hit), window)
-    if copy.sum() < min_area:
+    core = filled(np.isin(labels, hit), window)
+    source_core = warp_region(core, matrix, inverse=True)
+    if core.sum() < min_area or (core & source_core).sum() > MAX_SELF_OVERLAP * core.sum():
         return None
-    source = cv2.warpAffine(copy.astype(np.uint8), matrix, (width, height),
-                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP).astype(bool)
-    exact = fidelity(grey, matrix, copy, window)
-    return VerifiedPair(transform, source, copy, exact, distinctiveness(grey, matrix, copy, window, exact))
+    exact = fidelity(grey, matrix, core, window)
+    copy = with_edge(core, window)
+    return VerifiedPair(transform, warp_region(copy, matrix, inverse=True), copy, exact,
+                        distinctiveness(grey, matrix, core, source_core, window, exact, min_offset))

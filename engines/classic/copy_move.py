@@ -42,13 +42,13 @@ class CloneSettings:
     """The copy-move tool's knobs (part of `ClassicConfig`)."""
 
     max_megapixels: float = 0.5
-    max_keypoints: int = 4000
+    max_keypoints: int = 2500
     ratio: float = 0.6
     block: int = 12
-    block_stride: int = 2
+    block_stride: int = 3
     block_min_deviation: float = 3.0
     block_max_distance: float = 12.0
-    block_min_votes: int = 40
+    block_min_votes: int = 20
     window: int = 7
     grow_correlation: float = 0.85
     min_correlation: float = 0.9
@@ -108,11 +108,13 @@ def verified_pairs(grey: np.ndarray, settings: CloneSettings) -> list[VerifiedPa
 
 
 def pair_record(pair: VerifiedPair, score: float, factor: float, image_pixels: int) -> dict[str, Any]:
-    """JSON-ready description of one verified pair in image pixels (for the pairs view and reports)."""
+    """JSON-ready description of one verified pair in image pixels (for the pairs view and
+    reports). Its ends are called a and b: the transform maps a onto b, but which of the two is
+    the original is not known."""
     linear = pair.transform.matrix[:, :2]
     scales = np.linalg.svd(linear, compute_uv=False)
     ends = {}
-    for name, region in (("source", pair.source), ("copy", pair.copy)):
+    for name, region in (("a", pair.source), ("b", pair.copy)):
         x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
         moments = cv2.moments(region.astype(np.uint8), binaryImage=True)
         centre = (moments["m10"] / max(moments["m00"], 1.0), moments["m01"] / max(moments["m00"], 1.0))
