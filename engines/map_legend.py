@@ -22,6 +22,7 @@ FIXED = {
     "noise_residual": ("noise residual: fine texture, not evidence by itself", False),
     "noise_level_anomaly": ("local noise level unlike the rest of the image", False),
     "jpeg_ghost": ("JPEG ghost: region once saved at another quality", False),
+    "copy_move_pairs": ("copy-move pairs: both ends of pair k of n in the shade k/n", False),
     "sam_branch": ("image-structure (SAM) branch alone: probability", True),
     "latent_branch": ("latent (diffusion) branch, all noise levels: probability", True),
 }

@@ -149,6 +149,8 @@ def build_inspect_panel(engine_name: str) -> None:
                                          elem_id=f"{engine_name}-overlay")
                 outline_image = gr.Image(label="Mask outline (green, dark halo)", interactive=False, format="png",
                                          elem_id=f"{engine_name}-outline")
+            pairs_image = gr.Image(label="Copy-move pairs", interactive=False, format="png", visible=False,
+                                   elem_id=f"{engine_name}-pairs")
             readout = gr.Markdown("Click the overlay or the outline to read the values at that pixel.",
                                   elem_id=f"{engine_name}-readout")
             with gr.Group(visible=False) as explanation_box:
@@ -192,14 +194,16 @@ def build_inspect_panel(engine_name: str) -> None:
             task.cancel()
         own = float(result.analysis.provenance.parameters.get("threshold", cls.threshold))
         view = (opacity_value, colormap, own, outline_width)
+        pairs, caption = views.copy_move_view(result.image.rgb, result.analysis)
         yield {state: result, status: task.finished_line(), threshold: own,
+               pairs_image: gr.update(value=pairs, label=caption, visible=pairs is not None),
                **dict(zip(outputs, render(result, *view), strict=True)),
                slider_choice: gr.update(choices=slider_choices(result), value=HEATMAP_CHOICE),
                slider: slider_view(result, HEATMAP_CHOICE, *view)}
 
     run_with_stop(analyse, stop, status, cls.title, analyse_stream,
                   [picker.source, profile, weights, opacity, cmap, width],
-                  [state, threshold, *outputs, slider_choice, slider])
+                  [state, threshold, *outputs, slider_choice, slider, pairs_image])
     for control in (opacity, cmap, threshold, width):
         control.change(render, controls, outputs, show_progress="hidden")
         control.change(slider_view, slider_inputs, slider, show_progress="hidden")

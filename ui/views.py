@@ -9,7 +9,7 @@ import numpy as np
 
 from engines.consistency import Reading
 from engines.map_legend import evidence_picture
-from engines.render import colorize, mask_image, mask_outline, overlay, with_colour_bar
+from engines.render import colorize, copy_move_pairs_view, mask_image, mask_outline, overlay, with_colour_bar
 from engines.result import Analysis
 from engines.verdict import NOT_RELIABLE, Verdict
 
@@ -33,6 +33,22 @@ def heatmap_view(heatmap: np.ndarray, cmap: str) -> np.ndarray:
 def mask_view(rgb: np.ndarray, analysis: Analysis, threshold: float, width: int | None = None) -> np.ndarray:
     """The binary decision at the analyst's threshold, outlined over the image."""
     return mask_outline(rgb, analysis.mask_at(threshold), width=width)
+
+
+COPY_MOVE_PAIRS = "copy_move_pairs"
+"""The evidence key and map name of the classic engine's copy-move tool."""
+
+
+def copy_move_view(rgb: np.ndarray, analysis: Analysis) -> tuple[np.ndarray | None, str]:
+    """The image with every copy-move pair drawn in its own colour, and a caption that counts
+    them; (None, "") for an engine without a copy-move tool."""
+    if COPY_MOVE_PAIRS not in analysis.evidence:
+        return None, ""
+    pairs = analysis.evidence[COPY_MOVE_PAIRS]
+    rejected = analysis.evidence.get("copy_move_rejected_lookalikes", 0)
+    caption = (f"Copy-move pairs: {len(pairs)} found, {rejected} look-alike(s) rejected — each pair in one colour, "
+               "both ends outlined and joined; either end may be the original")
+    return copy_move_pairs_view(rgb, analysis.maps[COPY_MOVE_PAIRS], pairs), caption
 
 
 def truth_view(rgb: np.ndarray, gt: np.ndarray, width: int | None = None) -> np.ndarray:
