@@ -61,6 +61,20 @@ def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image
     page.close()
 
 
+def test_classic_inspect_shows_copy_move_pairs_over_the_image(app_url, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_url)
+    page.locator("#classic-upload input[type=file]").set_input_files(str(EXAMPLES / "copy_move.jpg"))
+    page.locator("#classic-preview img").wait_for(timeout=WAIT)
+    page.locator("#classic-analyse").click()
+    pairs = page.locator("#classic-pairs img")
+    pairs.wait_for(timeout=2 * WAIT)
+    assert pairs.evaluate("img => img.naturalWidth") == 384
+    assert "Copy-move pairs: 1 found" in page.locator("#classic-pairs").inner_text()
+    _screenshot(page, "classic-copy-move")
+    page.close()
+
+
 @pytest.mark.parametrize("engine_name", ["detective_sam", "clue", "diffforensics", "ifdl_vlm"])
 def test_trained_engine_tab_shows_overlay_evidence_maps_and_explanation(app_url, browser, engine_name):
     """Each method's own tab, with its shipped weights, on the bundled example."""
