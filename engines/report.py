@@ -88,8 +88,8 @@ def write_report(image: LoadedImage, analysis: Analysis, out_dir: Path, stem: st
     _save_png(with_colour_bar(colorize(analysis.heatmap), "inferno", title=scale), files["heatmap"])
     _save_png(mask_image(analysis.mask), files["mask"])
     _save_png(mask_outline(image.rgb, analysis.mask), files["outline"])
-    figures = [("Heatmap overlay (opacity follows the value)", files["overlay"]),
-               ("Mask outline", files["outline"]), ("Heatmap (0–1)", files["heatmap"]), ("Binary mask", files["mask"])]
+    figures = [("Heatmap overlay (opacity follows the value)", files["overlay"]), ("Mask outline", files["outline"]),
+               ("Heatmap (0–1)", files["heatmap"]), ("Binary mask", files["mask"])]
     map_files = {}
     for name, values in analysis.maps.items():
         map_files[name] = out_dir / f"{stem}_{engine}_map_{name}.png"
@@ -113,7 +113,8 @@ def _html_page(stem: str, record: dict, figures: list[tuple[str, Path]]) -> str:
     notes = "".join(f"<p>{html.escape(note)}</p>" for note in reading["notes"])
     explanation = ""
     if record.get("text"):
-        label = f"<p><b>Class (the method's classifier):</b> {html.escape(record['label'])}</p>" if record.get("label") else ""
+        label = (f"<p><b>Class (the method's classifier):</b> {html.escape(record['label'])}</p>"
+                 if record.get("label") else "")
         withheld = reading["explanation_withheld_because"]
         heading = "Written explanation" + (f" — withheld as a finding: {html.escape(withheld)}" if withheld else "")
         explanation = f"<h2>{heading}</h2>{label}{_paragraphs(record['text'])}"
@@ -137,6 +138,7 @@ def _html_page(stem: str, record: dict, figures: list[tuple[str, Path]]) -> str:
         f"<code>{html.escape(app['commit'])}</code></dd></dl>"
         f"{explanation}<h2>Pictures</h2>{cells}"
         f"<h2>How to read this</h2>{_paragraphs(record['reading_guide'])}"
-        f"<h2>Record (scores, evidence, provenance)</h2><pre>{html.escape(json.dumps(record, indent=2, default=str))}</pre>"
+        "<h2>Record (scores, evidence, provenance)</h2>"
+        f"<pre>{html.escape(json.dumps(record, indent=2, default=str))}</pre>"
         "</body></html>"
     )

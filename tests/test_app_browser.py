@@ -178,7 +178,7 @@ def test_train_tab_offers_trainable_engines_and_checks_paths(app_url, browser):
     assert engine.input_value() == engine_class(trainable_engine_names()[0]).title
     page.locator("#train-data textarea").fill("/usr/share")
     page.locator("#train-start").click()
-    assert "outside the folders this workbench may use" in _toast(page, "/usr/share")
+    assert "outside the folders this workbench may read" in _toast(page, "/usr/share")
     assert page.locator("#train-status").get_by_text("Nothing has run yet").count() == 1
     _screenshot(page, "train")
     page.close()

@@ -23,7 +23,7 @@ from engines.config_overrides import apply_overrides
 from engines.training_run import TrainOutcome, TrainRequest, run_training
 from ui import views
 from ui.gradio_files import upload_folder
-from ui.jobs import IDLE, BackgroundJob, JobContext, JobSnapshot, SessionJobs
+from ui.jobs import FINISHED, IDLE, BackgroundJob, JobContext, JobSnapshot, SessionJobs
 from ui.messages import info, user_errors
 
 HISTORY_HEADERS = ["epoch", "loss", "val_f1", "val_iou", "minutes"]
@@ -99,7 +99,7 @@ def start_forge(job: BackgroundJob, photos_text: str, out_text: str, n: float, s
     with user_errors():
         photos = check_input_dir(photos_text, "photo folder")
         out = check_output_dir(out_text, "dataset output folder")
-        config = ForgeConfig(size=int(size), seed=int(seed))
+        config = ForgeConfig(size_range=(max(64, int(size) // 2), int(size)), seed=int(seed))
 
     def work(context: JobContext) -> ForgeReport:
         def progress(done: int, total: int) -> None:
@@ -133,7 +133,10 @@ def _status_text(snap: JobSnapshot) -> str:
 
 
 def _progress(snap: JobSnapshot) -> str:
-    if snap.data.get("kind") == "train" and snap.data.get("phase") == "training":
+    """While training: epochs done; once the job ended: "done" (full bar), "stopped" or the error."""
+    if snap.state == FINISHED:
+        return views.progress_html(1.0, "done")
+    if snap.running and snap.data.get("kind") == "train" and snap.data.get("phase") == "training":
         return views.progress_html(snap.fraction, f"epochs done: {snap.done}/{snap.total}")
     return views.progress_html(snap.fraction, snap.message)
 
@@ -176,7 +179,8 @@ def build_train_tab(app: gr.Blocks) -> SessionJobs:
                 forge_out = gr.Textbox(str(settings.runs_dir / "datasets" / "forge"), label="New dataset folder")
                 with gr.Row():
                     n_samples = gr.Number(200, precision=0, minimum=1, label="Samples")
-                    size = gr.Number(256, precision=0, minimum=64, label="Size (px)")
+                    size = gr.Number(256, precision=0, minimum=64, label="Largest side (px)",
+                                     info="forge v2 crops at the photo's own grid, half to full this side")
                     forge_seed = gr.Number(0, precision=0, label="Seed")
                 generate = gr.Button("Generate dataset")
             with gr.Row():
