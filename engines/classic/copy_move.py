@@ -39,22 +39,32 @@ OVERLAP_LIMIT = 0.5
 
 @dataclass(frozen=True)
 class CloneSettings:
-    """The copy-move tool's knobs (part of `ClassicConfig`)."""
+    """The copy-move tool's knobs (part of `ClassicConfig`). min_correlation and
+    min_distinctiveness were chosen on synthetic forge copy-moves (see docs/benchmarks.md)."""
 
     max_megapixels: float = 0.5
+    """Larger images are matched on a copy downscaled to this size (keeps 1 MP within 2 s)."""
     max_keypoints: int = 2500
     ratio: float = 0.6
+    """g2NN ratio: a neighbour matches while its distance is below this times the next one's."""
     block: int = 12
     block_stride: int = 3
     block_min_deviation: float = 3.0
+    """Grey levels: flatter blocks match everything and do not vote."""
     block_max_distance: float = 12.0
+    """Largest DCT-feature distance of two blocks that vote together."""
     block_min_votes: int = 20
     window: int = 7
+    """Pixels: side of the correlation windows."""
     grow_correlation: float = 0.85
+    """ZNCC (on the lightly blurred image) a pixel needs to join the copy region."""
     min_correlation: float = 0.9
+    """Fidelity a pair needs to count (a look-alike below it is rejected)."""
     min_distinctiveness: float = 0.1
     min_area: float = 0.001
+    """Smallest copy, as a fraction of the image."""
     score_scale: float = 0.01
+    """Pair score = logistic((fidelity - min_correlation) / score_scale)."""
 
 
 @dataclass
