@@ -141,7 +141,8 @@ class DetectiveSAMConfig:
     def antialiased_resize(self) -> bool:
         """How the image is resized to `input_size`: as the weights were trained. The released
         (full) checkpoints were trained on Pillow's antialiased bilinear resize, as in the authors'
-        code; the compact adapters on OpenCV's INTER_LINEAR (`cached_training.load_square_sample`)."""
+        code; the compact adapters on OpenCV's INTER_LINEAR (`cached_training.load_square_sample`),
+        and Pillow's resize at analysis measured no better for them (their MODEL_CARD)."""
         return self.backbone == "sam2"
 
     @property
