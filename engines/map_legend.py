@@ -71,5 +71,5 @@ def evidence_picture(name: str, values: np.ndarray, cmap: str = "inferno") -> tu
     low, high = display_range(values, described.probability)
     scale = "shared 0–1 scale" if described.probability else (
         f"this map's own range {tick_label(low)}–{tick_label(high)}, compare places within it only")
-    picture = with_colour_bar(colorize(stretched(values, low, high), cmap), cmap, low, high)
+    picture = with_colour_bar(colorize(stretched(values, low, high), cmap), cmap, low, high, described.caption)
     return picture, f"{described.caption} ({scale})"

@@ -5,11 +5,14 @@ Shared by the GUI and by the report files the command line writes, so both show 
 
 from __future__ import annotations
 
+import unicodedata
+
 import cv2
 import numpy as np
 from matplotlib import colormaps
 
 COLORMAPS = ("inferno", "jet", "viridis", "magma", "gray")
+ASCII_SUBSTITUTES = str.maketrans({"–": "-", "—": "-", "×": "x", "σ": "sigma", "≥": ">=", "≤": "<="})
 OUTLINE_HALO = (0, 0, 0)
 """The dark outer stroke of a mask outline: with a bright inner stroke, visible on any image."""
 
@@ -103,7 +106,8 @@ def tick_label(value: float) -> str:
 def with_colour_bar(picture: np.ndarray, cmap: str, low: float = 0.0, high: float = 1.0,
                     title: str = "") -> np.ndarray:
     """`picture` (H×W×3 uint8) with a colour bar appended below it: the colormap from `low` (left)
-    to `high` (right), ticks at both ends and the middle, and `title` above the ticks."""
+    to `high` (right), ticks at both ends and the middle, and `title` (wrapped to the width) under
+    the ticks."""
     height, width = picture.shape[:2]
     font_scale = float(np.clip(width / 900, 0.35, 0.9))
     thickness = 1 if font_scale < 0.6 else 2
@@ -111,18 +115,34 @@ def with_colour_bar(picture: np.ndarray, cmap: str, low: float = 0.0, high: floa
     bar_height = max(8, round(text_height * 1.2))
     margin = max(4, round(text_height * 0.6))
     line = text_height + baseline + margin
-    strip = np.full((margin + bar_height + line * (2 if title else 1), width, 3), 255, np.uint8)
     inset = max(2, width // 40)
+    title_lines = _wrapped(title, width - 2 * inset, font_scale, thickness)
+    strip = np.full((margin + bar_height + line * (1 + len(title_lines)), width, 3), 255, np.uint8)
     ramp = np.tile(np.linspace(0.0, 1.0, max(1, width - 2 * inset), dtype=np.float32), (bar_height, 1))
     strip[margin:margin + bar_height, inset:inset + ramp.shape[1]] = colorize(ramp, cmap)
     ticks_y = margin + bar_height + text_height + margin // 2
-    for fraction, anchor in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0)):
+    for fraction in (0.0, 0.5, 1.0):
         text = tick_label(low + fraction * (high - low))
         (text_width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        x = int(np.clip(inset + fraction * ramp.shape[1] - anchor * text_width, 0, max(0, width - text_width)))
+        x = int(np.clip(inset + fraction * (ramp.shape[1] - text_width), 0, max(0, width - text_width)))
         cv2.putText(strip, text, (x, ticks_y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness,
                     cv2.LINE_AA)
-    if title:
-        cv2.putText(strip, title, (inset, ticks_y + line), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
+    for index, text in enumerate(title_lines, start=1):
+        cv2.putText(strip, text, (inset, ticks_y + index * line), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
                     thickness, cv2.LINE_AA)
     return np.concatenate([picture, strip], axis=0)
+
+
+def _wrapped(text: str, width: int, font_scale: float, thickness: int) -> list[str]:
+    """`text` in ASCII (all OpenCV's fonts can draw) split into lines no wider than `width` pixels
+    (a single long word keeps its line)."""
+    ascii_text = unicodedata.normalize("NFKD", text.translate(ASCII_SUBSTITUTES)).encode("ascii", "ignore").decode()
+    lines: list[str] = []
+    for word in ascii_text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        fits = cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)[0][0] <= width
+        if lines and fits:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import html
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -128,11 +129,13 @@ def streamed_task(title: str, work: Callable, outputs: list, status: gr.HTML) ->
 
 def run_with_stop(button: gr.Button, stop: gr.Button, status: gr.HTML, title: str, stream: Callable,
                   inputs: list, outputs: list, stopped: str = "stopped") -> None:
-    """Wire `button` to run the generator `stream` (which updates `status` and `outputs`): the
-    button is disabled and a "waiting" line shown at once, without the queue; `stop` cancels it."""
-    busy = (gr.update(interactive=False), gr.update(interactive=True),
-            running_line(f"{title} — waiting to start", 0.0))
-    event = button.click(lambda: busy, None, [button, stop, status], queue=False).then(
+    """Wire `button` to run the generator `stream` (which updates `status` and `outputs`): a
+    "waiting" line appears at once, drawn by the browser itself (no round trip to a busy server),
+    the button is disabled while the work runs, and `stop` cancels it."""
+    waiting = running_line(f"{title} — waiting to start", 0.0)
+    button.click(None, None, status, js=f"() => {json.dumps(waiting)}")
+    busy = (gr.update(interactive=False), gr.update(interactive=True))
+    event = button.click(lambda: busy, None, [button, stop], queue=False).then(
         stream, inputs, [status, *outputs], show_progress="hidden")
     event.then(lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [button, stop], queue=False)
     idle = (gr.update(interactive=True), gr.update(interactive=False), stopped_line(f"{title}: {stopped}."))
