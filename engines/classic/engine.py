@@ -135,7 +135,6 @@ class ClassicEngine(Engine):
                 "copy_move_score": round(clones.score, 4),
                 "copy_move_pairs": clones.pairs,
                 "copy_move_rejected_lookalikes": clones.rejected,
-                **ghost.facts,
             },
             parameters=dataclasses.asdict(config),
         )
