@@ -43,22 +43,24 @@ def summary_markdown(report: FileForensics) -> str:
 
 
 def panel_values(report: FileForensics | None) -> list:
-    """Values for `FilePanel.outputs`; empty when no file is chosen."""
+    """Values for `FilePanel.outputs`; empty when no file is chosen. The thumbnail and the tag
+    table are hidden when the file has none."""
     if report is None:
-        return ["", None, [], None]
+        return ["", gr.update(value=None, visible=False), gr.update(value=[], visible=False), None]
     rows = [[FLAG if tag.highlighted else "", tag.group, tag.name, tag.value] for tag in report.tags]
     tables = report.jpeg["quantization_tables"] if report.jpeg is not None else None
     thumbnail = report.thumbnail.thumbnail if report.thumbnail is not None else None
-    return [summary_markdown(report), thumbnail, rows, tables]
+    return [summary_markdown(report), gr.update(value=thumbnail, visible=thumbnail is not None),
+            gr.update(value=rows, visible=bool(rows)), tables]
 
 
 def build_file_panel(prefix: str) -> FilePanel:
     with gr.Accordion("File forensics: what the file itself says", open=True, elem_id=f"{prefix}-file"):
         summary = gr.Markdown(elem_id=f"{prefix}-file-summary")
         thumbnail = gr.Image(label="Embedded EXIF thumbnail (compared with the image above)", interactive=False,
-                             format="png", height=160, elem_id=f"{prefix}-thumbnail")
+                             format="png", height=160, visible=False, elem_id=f"{prefix}-thumbnail")
         tags = gr.Dataframe(headers=TAG_HEADERS, label=f"Metadata: EXIF, XMP, ICC ({FLAG} names software or editing)",
-                            interactive=False, wrap=True, max_height=320, elem_id=f"{prefix}-tags")
+                            interactive=False, wrap=True, max_height=320, visible=False, elem_id=f"{prefix}-tags")
         with gr.Accordion("JPEG quantisation tables (8×8, natural order)", open=False):
             tables = gr.JSON(show_label=False)
     return FilePanel(summary, thumbnail, tags, tables)
