@@ -48,6 +48,7 @@ def test_an_unreliable_engine_withholds_a_contradicting_explanation():
     assert maps["visible"] is False and "classifier's confidence in its class" in evidence["label"]
     assert verdict.startswith(f"### {NOT_RELIABLE_HEADLINE}") and "not calibrated" in verdict
     assert "appears authentic" not in explanation and "**Class (the method's classifier):** tampered" in explanation
+    assert "withheld as a finding: the method's detection is not reliable enough" in explanation
     assert withheld_box["visible"] and withheld.startswith("*Withheld as a finding") and "appears authentic" in withheld
 
 

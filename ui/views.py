@@ -84,12 +84,16 @@ def verdict_markdown(verdict: Verdict, reading: Reading, analysis: Analysis, thr
 
 def explanation_markdown(analysis: Analysis, reading: Reading) -> str:
     """The class and the written explanation, a paragraph per line of the text, when the reading
-    lets it stand as the method's reading; only the class otherwise (empty without either)."""
+    lets it stand as the method's reading; otherwise the class and why the explanation is withheld
+    (it is in the closed box below). Empty without class or text."""
     parts = []
     if analysis.label:
         parts.append(f"**Class (the method's classifier):** {analysis.label}")
     if analysis.text and reading.explanation_is_finding:
         parts.append(paragraphs(analysis.text))
+    elif analysis.text:
+        parts.append(f"*The written explanation is withheld as a finding: {reading.withheld_because}. "
+                     "It is in the closed box below.*")
     return "\n\n".join(parts)
 
 
