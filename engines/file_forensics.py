@@ -40,6 +40,10 @@ class ThumbnailCheck:
     """Grey levels between the thumbnail and the image shrunk to its size (None: other shape)."""
     finding: str
 
+    @property
+    def matches(self) -> bool:
+        return self.mean_difference is not None and self.mean_difference <= THUMBNAIL_DIFFERENCE_LIMIT
+
 
 @dataclass
 class FileForensics:
@@ -115,7 +119,8 @@ def compare_thumbnail(thumbnail: np.ndarray, stored_rgb: np.ndarray) -> Thumbnai
         finding = (f"The embedded thumbnail differs from the image (mean difference {difference:.1f} grey levels): "
                    "the picture may have been changed after the thumbnail was written.")
     else:
-        finding = f"The embedded thumbnail matches the image (mean difference {difference:.1f} grey levels)."
+        finding = (f"The embedded thumbnail matches the image overall (mean difference {difference:.1f} grey levels; "
+                   "a small edit may not show at thumbnail size).")
     return ThumbnailCheck(thumbnail, difference, finding)
 
 
@@ -134,7 +139,7 @@ def _clues(report: FileForensics, tags: list[MetadataTag]) -> list[str]:
                          "editor or a camera with its own tables, not by libjpeg.")
         if report.jpeg["progressive"]:
             clues.append("Progressive JPEG: typical of web export and editors, rare straight from a camera.")
-    if report.thumbnail is not None:
+    if report.thumbnail is not None and not report.thumbnail.matches:
         clues.append(report.thumbnail.finding)
     return clues
 

@@ -71,13 +71,15 @@ def _photo_with_thumbnail() -> Path:
 
 def test_real_photo_thumbnail_is_read_and_an_edit_after_it_is_seen(tmp_path: Path):
     original = _photo_with_thumbnail()
-    assert "matches" in inspect_file(original).thumbnail.finding
+    untouched = inspect_file(original)
+    assert untouched.thumbnail.matches and untouched.thumbnail.finding not in untouched.clues
     with Image.open(original) as image:
         pixels = np.asarray(image.convert("RGB")).copy()
         raw_exif = image.info["exif"]
     pixels[:, : pixels.shape[1] // 2] = 0
     edited = tmp_path / "edited.jpg"
     Image.fromarray(pixels).save(edited, quality=90, exif=raw_exif)
-    assert "differs" in inspect_file(edited).thumbnail.finding
+    changed = inspect_file(edited)
+    assert "differs" in changed.thumbnail.finding and changed.thumbnail.finding in changed.clues
     with Image.open(io.BytesIO(edited.read_bytes())) as reopened:
         assert embedded_thumbnail(reopened).shape[2] == 3

@@ -34,6 +34,8 @@ def summary_markdown(report: FileForensics) -> str:
                    f"non-standard tables; nearest IJG quality {jpeg['quality']}")
         coding = "progressive" if jpeg["progressive"] else "baseline"
         lines.append(f"JPEG: {quality} · {coding} · chroma {jpeg['subsampling']}")
+    if report.thumbnail is not None and report.thumbnail.matches:
+        lines.append(report.thumbnail.finding)
     if report.clues:
         clues = "\n".join(f"- {FLAG} {clue}" for clue in report.clues)
         lines.append(f"**What to look at first** (hints, not proof):\n{clues}")
@@ -60,7 +62,8 @@ def build_file_panel(prefix: str) -> FilePanel:
         thumbnail = gr.Image(label="Embedded EXIF thumbnail (compared with the image above)", interactive=False,
                              format="png", height=160, visible=False, elem_id=f"{prefix}-thumbnail")
         tags = gr.Dataframe(headers=TAG_HEADERS, label=f"Metadata: EXIF, XMP, ICC ({FLAG} names software or editing)",
-                            interactive=False, wrap=True, max_height=320, visible=False, elem_id=f"{prefix}-tags")
+                            interactive=False, wrap=True, max_height=320, visible=False, elem_id=f"{prefix}-tags",
+                            column_widths=["8%", "17%", "30%", "45%"])
         with gr.Accordion("JPEG quantisation tables (8×8, natural order)", open=False):
             tables = gr.JSON(show_label=False)
     return FilePanel(summary, thumbnail, tags, tables)
