@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from engines.catalog import engine_class
+from engines.catalog import engine_class, engine_names
 from engines.settings import get_settings
 from engines.verdict import BANDS, NOT_RELIABLE_HEADLINE
 from ui.headless import chromium, chromium_installed, served_app
@@ -167,4 +167,19 @@ def test_robustness_gallery_keeps_aspect_ratio_and_sweep_legend_is_outside(app_u
     page.locator("#robust-sweep").click()
     page.locator("#robust-plot img").wait_for(timeout=WAIT)
     _screenshot(page, "robustness-sweep")
+    page.close()
+
+
+def test_compare_can_be_stopped_between_methods(app_url, browser):
+    page = _open(browser, app_url, "Compare")
+    page.locator("#compare-upload input[type=file]").set_input_files(str(AUTHENTIC))
+    page.locator("#compare-preview img").wait_for(timeout=WAIT)
+    page.locator("#compare-run").click()
+    page.locator("#compare-heatmaps img").first.wait_for(timeout=4 * WAIT)
+    page.locator("#compare-stop").click()
+    page.locator("#compare-status").get_by_text("stopped").wait_for(timeout=WAIT)
+    expect(page.locator("#compare-run")).to_be_enabled(timeout=WAIT)
+    shown = page.locator("#compare-heatmaps img").count()
+    page.wait_for_timeout(15_000)  # longer than the next method takes: it must not arrive
+    assert page.locator("#compare-heatmaps img").count() == shown < len(engine_names())
     page.close()
