@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from engines.evaluate import git_commit
+from engines.evaluation.evaluate import git_commit
 
 
 def cpu_model() -> str:

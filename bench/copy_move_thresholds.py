@@ -26,7 +26,7 @@ from common import run_header
 from engines.classic.copy_move import CloneSettings, verified_pairs, work_copy
 from engines.forge.copy_move import copy_move
 from engines.forge.edit import EditContext, EditFailed
-from engines.perturb import jpeg
+from engines.data.perturb import jpeg
 
 TRUE_PAIR_F1 = 0.3
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from common import run_header
 
 from engines.catalog import get_engine
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.settings import get_settings
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.forge.config import ForgeConfig
 from engines.forge.photos import scan_photos
 from engines.forge.sample import make_sample

@@ -3,7 +3,7 @@
     python bench/quality.py --engines classic detective_sam --datasets casia1 coverage \
         --perturb none jpeg=70 blur=1.5 --limit casia1=300 --out runs/bench/quality
 
-Each cell is one `engines.evaluate.evaluate` run (the same function as `python -m engines
+Each cell is one `engines.evaluation.evaluate.evaluate` run (the same function as `python -m engines
 evaluate`); `--limit NAME=N` evaluates a fixed balanced subset (`ForgeryDataset.subset`).
 """
 
@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from engines.catalog import get_engine
-from engines.datasets import open_dataset
-from engines.evaluate import evaluate, finite_or_none
-from engines.perturb import parse_chain
+from engines.data.datasets import open_dataset
+from engines.evaluation.evaluate import evaluate, finite_or_none
+from engines.data.perturb import parse_chain
 from engines.settings import get_settings
 
 COLUMNS = ("pixel_f1", "pixel_iou", "pixel_auc", "image_auc", "image_acc", "seconds_per_image")

@@ -2,10 +2,10 @@
 
     python bench/robustness.py --datasets casia1 coverage --tampered 8 --out runs/bench/robustness
 
-(`--engines` defaults to every registered engine.) Each cell is one `engines.evaluate.evaluate`
+(`--engines` defaults to every registered engine.) Each cell is one `engines.evaluation.evaluate.evaluate`
 run on the first N tampered images of a dataset: mean pixel F1 over those images at threshold
 0.5, heatmaps resized back to the ground-truth mask when a perturbation changed the size. The
-grids are `engines.perturb.STANDARD_GRIDS`: JPEG quality 50–100, Gaussian blur kernel 3–23 (σ by
+grids are `engines.data.perturb.STANDARD_GRIDS`: JPEG quality 50–100, Gaussian blur kernel 3–23 (σ by
 OpenCV's rule), Gaussian noise *variance* 3–23 (albumentations' `GaussNoise(var_limit)`
 convention that IMDL-BenCo uses, i.e. σ = √v), downscaling to 0.5 and 0.75; plus the clean run.
 Writes robustness.json (every cell), robustness.md (engine×dataset rows, one column per level)
@@ -25,12 +25,12 @@ from matplotlib.figure import Figure
 
 from common import header_markdown, not_available, run_header, table_text, write_outputs
 from engines.catalog import engine_names, get_engine
-from engines.datasets import ForgeryDataset, open_dataset
+from engines.data.datasets import ForgeryDataset, open_dataset
 from engines.errors import WorkbenchError
-from engines.evaluate import evaluate, finite_or_none
-from engines.metrics import DEFAULT_THRESHOLD
-from engines.perturb import STANDARD_GRIDS, Chain, sweep
-from engines.plots import AXIS_LABELS
+from engines.evaluation.evaluate import evaluate, finite_or_none
+from engines.evaluation.metrics import DEFAULT_THRESHOLD
+from engines.data.perturb import STANDARD_GRIDS, Chain, sweep
+from engines.reports.plots import AXIS_LABELS
 from engines.settings import get_settings
 
 COLUMN_PREFIX = {"jpeg": "jpeg", "blur_kernel": "blur", "noise_var": "noise", "resize": "resize"}

@@ -35,9 +35,9 @@ import torch
 from common import cpu_model, header_markdown, not_available, run_header, table_text, write_outputs
 from engines.catalog import engine_class, engine_names
 from engines.errors import WorkbenchError
-from engines.imageio import load_image
+from engines.data.imageio import load_image
 from engines.settings import get_settings
-from engines.synthetic import procedural_scene
+from engines.data.synthetic import procedural_scene
 
 RESULT_PREFIX = "SPEED-RESULT "
 """Marks the worker's result line on stdout, whatever else an engine prints."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from common import header_markdown, not_available, run_header, write_outputs
 from engines.catalog import engine_names, get_engine
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.errors import WorkbenchError
 from engines.settings import get_settings
 from engines.verdict import LIKELY_MANIPULATED, load_reliability, verdict_for

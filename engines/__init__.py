@@ -1,5 +1,5 @@
-"""The workbench's computing layer: engines, data, metrics and the model store (no GUI code)."""
+"""The workbench's computing layer: engines, data, metrics and the model store (no GUI code).
 
-from engines import torchvision_compat
-
-torchvision_compat.install()
+Importing it has no side effects: the torchvision fix (`engines.torchvision_compat`) is installed
+by the method packages that build models, before they import the libraries that need it.
+"""

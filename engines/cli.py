@@ -17,9 +17,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "engines.commands.evaluate",
     "forge": "engines.commands.forge",
     "import-detective-sam": "engines.commands.import_detective_sam",
-    "pretrain": "engines.commands.pretrain",
     "train": "engines.commands.train",
-    "train-explainer": "engines.commands.train_explainer",
     "weights": "engines.commands.weights",
 }
 

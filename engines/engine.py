@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from engines.calibration import Calibration, read_calibration
 from engines.device import resolve_device
-from engines.errors import ImageInputError, WorkbenchError
+from engines.errors import ImageInputError, WeightsError, WorkbenchError
 from engines.registry import did_you_mean
 from engines.result import Analysis, Provenance
 
 if TYPE_CHECKING:
-    from engines.imageio import LoadedImage
+    from engines.data.imageio import LoadedImage
+    from engines.training.calibration import Calibration
 
 
 MIN_SIDE = 8
@@ -37,7 +37,7 @@ def check_analysable(image: LoadedImage) -> None:
     is refused by `load_image`; here, an image whose shorter side is under MIN_SIDE pixels or whose
     size is above the megapixel limit (`FORGERY_MAX_MEGAPIXELS`) is refused, with the same
     message whichever engine is asked."""
-    from engines.imageio import check_size
+    from engines.data.imageio import check_size
     from engines.settings import get_settings
 
     if min(image.width, image.height) < MIN_SIDE:
@@ -63,6 +63,25 @@ class RawOutput:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TrainingStage:
+    """A training stage besides the main one (e.g. DiffForensics' denoising pretraining), run by
+    `python -m engines train --stage NAME` and by the Train tab's Stage choice."""
+
+    name: str
+    summary: str
+    data: str
+    """What the data folder holds for this stage, in words (e.g. "a folder of real photos")."""
+    module: str
+    """Module with `make_stage_trainer(config, data, init_weights, batch_size, seed,
+    samples_per_epoch, progress)`."""
+    before_main: bool = False
+    """Run before the main stage (a pretraining), else after it (a stage on top of it)."""
+
+
+MAIN_STAGE = "train"
+
+
 class Engine(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
@@ -74,6 +93,8 @@ class Engine(ABC):
     trainer_module: ClassVar[str | None] = None
     """Module with `make_trainer(config, dataset, init_weights, batch_size, seed, progress)`;
     None for training-free engines."""
+    stages: ClassVar[tuple[TrainingStage, ...]] = ()
+    """Training stages besides the main one (`MAIN_STAGE`), in the order they are run."""
     trains_on_the_fly: ClassVar[bool] = False
     """True when `make_trainer` also takes an `engines.forge.stream.ForgeSource` (forge samples
     made inside the run) in place of a dataset folder."""
@@ -127,7 +148,7 @@ class Engine(ABC):
             self.calibration = None
 
     def _read_calibration(self) -> Calibration | None:
-        """The calibration stored with the trained weights in use (`engines.calibration`)."""
+        """The calibration stored with the trained weights in use (`engines.training.calibration`)."""
         weights = self.weights_path or self.shipped_weights(self.profile)
         return read_calibration(weights) if weights is not None and weights.is_file() else None
 
@@ -139,7 +160,7 @@ class Engine(ABC):
     def analyze(self, image: Any, explain: bool = True) -> Analysis:
         """`explain=False` skips a written explanation (engines that write one): evaluations
         need only the maps, scores and labels, which do not depend on it."""
-        from engines.imageio import LoadedImage, load_image
+        from engines.data.imageio import LoadedImage, load_image
 
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
         check_analysable(loaded)
@@ -183,18 +204,38 @@ class Engine(ABC):
     @classmethod
     def make_trainer(cls, profile: str, dataset: Any, init_weights: Path | None, batch_size: int,
                      seed: int, progress: Any = None, overrides: Sequence[str] = ()) -> Any:
-        """An `engines.training.Trainer` for this engine's trainable parts on `dataset`, from the
-        profile's configuration with `overrides` (`KEY=VALUE`, see `engines.config_overrides`).
+        """An `engines.training.loop.Trainer` for this engine's trainable parts on `dataset`, from the
+        profile's configuration with `overrides` (`KEY=VALUE`, see `engines.method_config`).
 
         `progress(done, total)` reports preparation (e.g. feature caching) before training starts.
         """
         if cls.trainer_module is None:
             raise WorkbenchError(f"{cls.title} is training-free: there is nothing to train.")
-        from engines.config_overrides import apply_overrides
+        from engines.method_config import apply_overrides
 
         config = apply_overrides(cls.profiles[profile], overrides)
         module = importlib.import_module(cls.trainer_module)
         return module.make_trainer(config, dataset, init_weights, batch_size, seed, progress)
+
+    @classmethod
+    def stage_names(cls) -> list[str]:
+        """Every stage `train --stage` accepts for this engine, in the order they are run."""
+        before = [stage.name for stage in cls.stages if stage.before_main]
+        return [*before, MAIN_STAGE, *(stage.name for stage in cls.stages if not stage.before_main)]
+
+    @classmethod
+    def make_stage_trainer(cls, stage: str, profile: str, data: Path, init_weights: Path | None, batch_size: int,
+                           seed: int, samples_per_epoch: int | None = None, progress: Any = None,
+                           overrides: Sequence[str] = ()) -> Any:
+        """The `engines.training.loop.Trainer` of an extra stage (see `TrainingStage`), from the
+        profile's configuration with `overrides`."""
+        from engines.method_config import apply_overrides
+        from engines.registry import lookup
+
+        chosen = lookup(f"{cls.title} training stage", stage, {s.name: s for s in cls.stages})
+        config = apply_overrides(cls.profiles[profile], overrides)
+        module = importlib.import_module(chosen.module)
+        return module.make_stage_trainer(config, data, init_weights, batch_size, seed, samples_per_epoch, progress)
 
     @classmethod
     def shipped_weights(cls, profile: str) -> Path | None:

@@ -2,7 +2,7 @@
 reliability in plain words.
 
 Bands, on the engine's calibrated probability p that the image was manipulated (calibration is
-fitted on the engine's synthetic validation split and stored with its weights, `engines.calibration`):
+fitted on the engine's synthetic validation split and stored with its weights, `engines.training.calibration`):
 
 - p ≥ 0.80: "likely manipulated";
 - p ≤ 0.20: "no evidence found";

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engines.render import mask_image
-from engines.synthetic import copy_moved_scene, procedural_scene, spliced_scene
+from engines.reports.render import mask_image
+from engines.data.synthetic import copy_moved_scene, procedural_scene, spliced_scene
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "examples"
 FINAL_QUALITY = 90

@@ -1,4 +1,4 @@
-"""Tiny datasets on disk made from `engines.synthetic` scenes, for GUI and evaluation tests."""
+"""Tiny datasets on disk made from `engines.data.synthetic` scenes, for GUI and evaluation tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import cv2
 
-from engines.render import mask_image
-from engines.synthetic import procedural_scene, spliced_scene
+from engines.reports.render import mask_image
+from engines.data.synthetic import procedural_scene, spliced_scene
 
 
 def write_jpeg(path: Path, rgb, quality: int = 90) -> Path:

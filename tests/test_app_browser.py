@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from engines.catalog import engine_class, engine_names
-from engines.runs import trainable_engine_names
+from engines.training.runs import trainable_engine_names
 from engines.settings import get_settings
-from ui.headless import chromium, chromium_installed, served_app
+from browser import chromium, chromium_installed, served_app
 from synthetic_data import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -189,7 +189,7 @@ def test_train_tab_offers_trainable_engines_and_checks_paths(app_url, browser):
 
 
 def test_evaluate_tab_runs_a_dataset_and_browses_the_worst_images(app_url, browser, tmp_path, monkeypatch):
-    monkeypatch.setenv("FORGERY_DATA_ROOTS", str(tmp_path))  # a folder the app may read (engines.paths)
+    monkeypatch.setenv("FORGERY_DATA_ROOTS", str(tmp_path))  # a folder the app may read (engines.data.paths)
     monkeypatch.setenv("FORGERY_RUNS", str(tmp_path / "runs"))
     get_settings.cache_clear()
     data = write_dataset(tmp_path / "tiny", n_tampered=2, n_authentic=1)

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from engines.catalog import engine_class, engine_names
 from engines.settings import get_settings
 from engines.verdict import BANDS, NOT_RELIABLE_HEADLINE
-from ui.headless import chromium, chromium_installed, served_app
+from browser import chromium, chromium_installed, served_app
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engines.catalog import get_engine
-from engines.imageio import load_image
+from engines.data.imageio import load_image
 from engines.settings import get_settings
 from ui.export import export_report
 from ui.limits import max_upload_bytes

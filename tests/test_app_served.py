@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from engines.settings import get_settings
-from ui.headless import served_app
+from browser import served_app
 
 REQUESTS = 50
 EXAMPLES = get_settings().assets_dir / "examples"

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.bundle import report_zip, safe_stem
+from engines.reports.bundle import report_zip, safe_stem
 from engines.catalog import get_engine
 from engines.errors import WorkbenchError
-from engines.imageio import load_image
+from engines.data.imageio import load_image
 from engines.settings import get_settings
-from engines.perturb import jpeg
-from engines.synthetic import HOST_QUALITY, copy_moved_scene, procedural_scene, spliced_scene
+from engines.data.perturb import jpeg
+from engines.data.synthetic import HOST_QUALITY, copy_moved_scene, procedural_scene, spliced_scene
 
 
 def test_report_zip_holds_every_file_of_every_analysis(spliced_image, tmp_path: Path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engines.calibration import METADATA_KEY, Calibration, best_pixel_threshold, fit_calibration, read_calibration
+from engines.store.trained_weights import CALIBRATION_KEY, read_calibration
+from engines.training.calibration import Calibration, best_pixel_threshold, fit_calibration
 
 
 def _predictions(seed: int = 0, n: int = 80):
@@ -46,7 +47,7 @@ def test_platt_map_is_monotone_and_separates_the_classes():
 def test_calibration_round_trips_through_weights_metadata(tmp_path):
     calibration = fit_calibration(*_predictions())
     path = tmp_path / "w.safetensors"
-    save_file({"x": torch.zeros(1)}, str(path), metadata={METADATA_KEY: calibration.to_json()})
+    save_file({"x": torch.zeros(1)}, str(path), metadata={CALIBRATION_KEY: calibration.to_json()})
     assert read_calibration(path) == calibration
     save_file({"x": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
     assert read_calibration(tmp_path / "plain.safetensors") is None

@@ -13,7 +13,7 @@ from engines.classic.evidence import conditional_z, robust_z
 from engines.classic.jpeg_ghost import jpeg_ghost
 from engines.classic.noise import noise_level_anomaly
 from engines.errors import ImageInputError
-from engines.perturb import Perturbation
+from engines.data.perturb import Perturbation
 
 HEIGHT, WIDTH = 192, 256
 CONFIG = ClassicConfig()

@@ -12,12 +12,12 @@ import pytest
 from engines.classic.clone_keypoints import mirrored
 from engines.classic.copy_move import CloneSettings, copy_move
 from engines.classic.engine import ClassicEngine
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.forge.blend import blend
 from engines.forge.transform import cut_patch, place, warp_patch
-from engines.metrics import PixelMetrics
-from engines.perturb import jpeg
-from engines.render import copy_move_pairs_view
+from engines.evaluation.metrics import PixelMetrics
+from engines.data.perturb import jpeg
+from engines.reports.render import copy_move_pairs_view
 from engines.settings import get_settings
 
 HEIGHT, WIDTH = 240, 320

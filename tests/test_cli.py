@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from engines.cli import main
+from engines.diffforensics.build import NOISE_KEY
 from engines.settings import PROJECT_ROOT, get_settings
-from engines.store import get_store
+from engines.store.model_store import get_store
+from engines.store.trained_weights import read_metadata
+from engines.training.runs import list_runs
 
 CASIA = get_settings().benchmarks_dir / "casia1"
 needs_casia = pytest.mark.skipif(not (CASIA / "index.json").is_file(), reason="casia1 benchmark not found")
@@ -73,18 +76,22 @@ def test_analyze_reports_unreadable_images(tmp_path, capsys):
 def test_pretrain_runs_resumes_and_exports(tmp_path, capsys):
     from PIL import Image
 
-    from engines.synthetic import procedural_scene
+    from engines.data.synthetic import procedural_scene
 
     photos = tmp_path / "photos"
     photos.mkdir()
     for seed in range(2):
         Image.fromarray(procedural_scene(seed, 300, 320)).save(photos / f"{seed}.jpg")
     out, exported = tmp_path / "stage1", tmp_path / "copy.safetensors"
-    args = ["pretrain", "--photos", str(photos), "--out", str(out), "--epochs", "1", "--crops-per-epoch", "4",
-            "--batch-size", "2", "--noise", "gaussian", "--export", str(exported)]
+    args = ["train", "--engine", "diffforensics", "--stage", "pretrain", "--data", str(photos), "--out", str(out),
+            "--epochs", "1", "--samples-per-epoch", "4", "--batch-size", "2", "--set", "diffusion.noise=gaussian",
+            "--export", str(exported)]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["noise"] == "gaussian" and summary["epochs"] == 1 and len(summary["history"]) == 1
+    assert summary["epochs"] == 1 and len(summary["history"]) == 1
+    assert read_metadata(out / "weights.safetensors")[NOISE_KEY] == "gaussian"
+    assert list_runs(runs_dir=tmp_path, with_weights=False)[0].settings["stage"] == "pretrain"
+    assert list_runs(runs_dir=tmp_path) == []  # stage-1 weights are not offered for analysis
     assert (out / "weights.safetensors").is_file() and exported.read_bytes() == (out / "weights.safetensors").read_bytes()
-    assert main(args[:6] + ["2"] + args[7:]) == 0
+    assert main(args[:10] + ["2"] + args[11:]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 2

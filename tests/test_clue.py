@@ -13,16 +13,17 @@ import torch
 from torch import nn
 
 from engines.backbones.tiny_vit import TinyViT, TinyViTConfig
-from engines.clue.build import build_clue, build_clue_skeleton, export_weights, saved_config
+from engines.clue.build import build_clue, build_clue_skeleton, export_weights
 from engines.clue.config import COMPACT, FULL, SD3_VAE, CLUEConfig, LatentBranchConfig, SAMBranchConfig
-from engines.checkpoints import read_state
+from engines.training.checkpoints import read_state
 from engines.clue.engine import CLUEEngine
 from engines.clue.latent_branch import LatentBranch
 from engines.clue.model import LATENT, SAM_PREFIX, clue_loss
 from engines.clue.sam_branch import sam_branch
 from engines.errors import WeightsError
 from engines.settings import get_settings
-from engines.store import get_store
+from engines.store.model_store import get_store
+from engines.store.trained_weights import read_trained_config
 
 TINY = CLUEConfig(
     profile="compact",
@@ -240,7 +241,7 @@ def test_full_profile_loads_local_weights():
 def test_exported_weights_reload_exactly_and_refuse_other_configs(tiny_model, tmp_path):
     path = tmp_path / "clue.safetensors"
     export_weights(tiny_model, path)
-    assert saved_config(path) == TINY
+    assert read_trained_config(path, "clue", CLUEConfig) == TINY
     rebuilt = build_clue(TINY, checkpoint=path, pretrained=False)
     rebuilt.latent.autoencoder.load_state_dict(tiny_model.latent.autoencoder.state_dict())
     rebuilt.sam.encoder.load_state_dict(tiny_model.sam.encoder.state_dict())
@@ -304,7 +305,7 @@ def test_missing_trained_weights_say_how_to_train(tmp_path):
 def test_shipped_compact_model_analyses_an_image_with_its_evidence_maps(spliced_image):
     rgb, mask = spliced_image
     analysis = CLUEEngine(device="cpu").analyze(rgb)
-    assert saved_config(CLUEEngine.shipped_weights("compact")) == COMPACT
+    assert read_trained_config(CLUEEngine.shipped_weights("compact"), "clue", CLUEConfig) == COMPACT
     assert analysis.heatmap.shape == mask.shape and 0.0 <= analysis.score <= 1.0
     assert set(analysis.maps) == {"sam_branch", "latent_branch", "latent_t0.60", "latent_t0.28"}
     assert all(m.shape == mask.shape and 0.0 <= m.min() <= m.max() <= 1.0 for m in analysis.maps.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engines.catalog import engine_class
-from engines.config_overrides import apply_overrides
+from engines.method_config import apply_overrides
 from engines.detective_sam.config import COMPACT
 from engines.diffforensics.config import PROFILES as DIFFFORENSICS_PROFILES
 from engines.errors import WorkbenchError

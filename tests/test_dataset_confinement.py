@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.errors import DatasetError
-from engines.paths import DATA_ROOTS_VARIABLE
+from engines.data.paths import DATA_ROOTS_VARIABLE
 from synthetic_data import write_dataset
 
 SECRET = "hunter2-db-password"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engines.datasets import ForgeryDataset, Sample, open_dataset
+from engines.data.datasets import ForgeryDataset, Sample, open_dataset
 from engines.errors import DatasetError
-from engines.paths import DATA_ROOTS_VARIABLE
+from engines.data.paths import DATA_ROOTS_VARIABLE
 from engines.settings import get_settings
 
 

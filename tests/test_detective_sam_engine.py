@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from engines.catalog import get_engine
-from engines.checkpoints import load_weights
-from engines.datasets import open_dataset
+from engines.store.trained_weights import load_weights
+from engines.data.datasets import open_dataset
 from engines.detective_sam.engine import DetectiveSAMEngine
 from engines.errors import WeightsError
 from engines.forge.config import ForgeConfig
 from engines.forge.pipeline import generate_dataset
 from engines.settings import get_settings
-from engines.store import get_store
-from engines.training import TrainSettings, fit
+from engines.store.model_store import get_store
+from engines.training.loop import TrainSettings, fit
 
 needs_lite_medsam = pytest.mark.skipif(get_store().find("lite_medsam") is None,
                                        reason="lite_medsam weights not fetched (make setup fetches them)")

@@ -13,14 +13,14 @@ from engines.backbones.lite_medsam import TINY_CONFIG
 from engines.detective_sam.build import (
     build_detective_sam,
     load_detective_sam_weights,
-    saved_config,
 )
 from engines.detective_sam.config import COMPACT, FULL, DetectiveSAMConfig, PerturbationConfig
 from engines.detective_sam.import_official import config_from_params, import_official_checkpoint
 from engines.detective_sam.model import DetectiveSAM, feature_name
+from engines.store.trained_weights import read_trained_config
 from engines.errors import ImageInputError, WeightsError, WorkbenchError
-from engines.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
-from engines.store import load_state_dict
+from engines.data.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
+from engines.store.model_store import load_state_dict
 
 PUBLISHED_KEYS = (
     "encoder.trunk.patch_embed.proj.weight",
@@ -302,7 +302,7 @@ def test_import_official_checkpoint_writes_a_safetensors_copy(
     assert imported.config.perturbation.blur_sigma == pytest.approx(1.5)
     assert imported.config.perturbation.noise_std == pytest.approx(0.15)
     assert imported.config.dropout == pytest.approx(0.15)
-    assert saved_config(imported.path) == imported.config
+    assert read_trained_config(imported.path, "detective_sam", DetectiveSAMConfig) == imported.config
     copied = load_state_dict(imported.path)
     original = full_model.state_dict()
     assert set(copied) == set(original)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engines.config_overrides import apply_overrides
+from engines.method_config import apply_overrides
 from engines.detective_sam.build import build_detective_sam
 from engines.detective_sam.config import PerturbationConfig
 from engines.detective_sam.engine import DetectiveSAMEngine

@@ -11,19 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from engines.calibration import read_calibration
-from engines.checkpoints import load_weights
-from engines.datasets import open_dataset
+from engines.store.trained_weights import load_weights, read_calibration, read_metadata, read_trained_config
+from engines.data.datasets import open_dataset
 from engines.diffforensics.build import (
     NOISE_KEY,
     STAGE_KEY,
     build_diffforensics,
     load_diffforensics_weights,
     save_diffforensics_weights,
-    saved_config,
-    weights_metadata_and_keys,
+    saved_keys,
 )
-from engines.diffforensics.config import COMPACT, FULL, LossConfig, SegformerSpec
+from engines.diffforensics.config import COMPACT, FULL, DiffForensicsConfig, LossConfig, SegformerSpec
 from engines.diffforensics.edge_cue import EdgeCueModule, edge_cues
 from engines.diffforensics.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from engines.diffforensics.encoder import SegformerEncoder
@@ -43,8 +41,8 @@ from engines.errors import ImageInputError, WeightsError
 from engines.forge.config import ForgeConfig
 from engines.forge.stream import ForgeSource
 from engines.settings import get_settings
-from engines.store import get_store, load_state_dict
-from engines.training import TrainSettings, fit
+from engines.store.model_store import get_store, load_state_dict
+from engines.training.loop import TrainSettings, fit
 
 TINY = replace(COMPACT, profile="tiny", input_size=64, decoder_channels=(16, 16, 8),
                full_resolution_channels=8, time_embedding_dim=16, detection_hidden=8,
@@ -264,7 +262,7 @@ def test_stage_weights_round_trip_and_mismatches_are_named(tmp_path):
     model = _tiny_model(seed=1)
     path = tmp_path / "stage2.safetensors"
     save_diffforensics_weights(model, path, "simplex")
-    metadata, keys = weights_metadata_and_keys(path)
+    metadata, keys = read_metadata(path), saved_keys(path)
     assert metadata[STAGE_KEY] == "2" and metadata[NOISE_KEY] == "simplex"
     assert not any(k.startswith("noise_head.") or "running_mean" in k for k in keys)
     torch.manual_seed(5)
@@ -329,7 +327,7 @@ def test_stage_two_trainer_fits_exports_and_reloads(tmp_path, monkeypatch):
         get_settings.cache_clear()
     history = state["history"][0]
     assert np.isfinite(history["loss"]) and "val_f1" in history and "val_image_auc" in history
-    assert weights_metadata_and_keys(weights)[0][NOISE_KEY] == "simplex"
+    assert read_metadata(weights)[NOISE_KEY] == "simplex"
     reloaded = build_diffforensics(TINY, checkpoint=weights, pretrained_encoder=False)
     assert torch.allclose(reloaded.localization_head.conv.weight,
                           trainer.model.localization_head.conv.weight, atol=1e-2)
@@ -351,7 +349,7 @@ def test_stage_one_trainer_denoises_photo_crops(tmp_path):
     assert loss.requires_grad and logs["mse"] > 0
     assert 0 < trainer.validate()["val_mse"] < 10
     trainer.export(tmp_path / "stage1.safetensors")
-    metadata, keys = weights_metadata_and_keys(tmp_path / "stage1.safetensors")
+    metadata, keys = read_metadata(tmp_path / "stage1.safetensors"), saved_keys(tmp_path / "stage1.safetensors")
     assert metadata[STAGE_KEY] == "1" and metadata[NOISE_KEY] == "simplex"
     assert {k.split(".")[0] for k in keys} == {"time_embedding", "decoder", "noise_head"}
 
@@ -378,7 +376,7 @@ def test_engine_analyses_with_the_shipped_weights(spliced_image):
 
 def test_engine_without_weights_says_how_to_train(tmp_path):
     engine = DiffForensicsEngine(device="cpu", weights=tmp_path / "missing.safetensors")
-    with pytest.raises(WeightsError, match="python -m engines pretrain"):
+    with pytest.raises(WeightsError, match="--stage pretrain"):
         engine.load()
 
 
@@ -401,7 +399,7 @@ def test_engine_rebuilds_the_configuration_its_weights_were_trained_with(tmp_pat
     trained = replace(TINY, native=True, diffusion=replace(TINY.diffusion, fixed_timestep=50))
     path = tmp_path / "w.safetensors"
     save_diffforensics_weights(_tiny_model(trained), path, "none")
-    assert saved_config(path) == trained
+    assert read_trained_config(path, "diffforensics", DiffForensicsConfig) == trained
     engine = DiffForensicsEngine(device="cpu", weights=path)
     analysis = engine.analyze(np.random.default_rng(1).integers(0, 255, (50, 90, 3), dtype=np.uint8))
     assert analysis.provenance.parameters["fixed_timestep"] == 50

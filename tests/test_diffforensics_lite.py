@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engines.config_overrides import apply_overrides
+from engines.method_config import apply_overrides
 from engines.diffforensics.build import build_diffforensics
 from engines.diffforensics.config import COMPACT, DiffForensicsConfig
 from engines.diffforensics.efficientnet_lite import (
@@ -19,7 +19,7 @@ from engines.diffforensics.efficientnet_lite import (
 )
 from engines.diffforensics.encoder import EfficientNetLiteEncoder
 from engines.errors import WeightsError, WorkbenchError
-from engines.store import get_store, load_state_dict
+from engines.store.model_store import get_store, load_state_dict
 
 TINY_LITE2 = replace(COMPACT, profile="tiny", encoder="efficientnet_lite2", input_size=64,
                      decoder_channels=(16, 16, 8), full_resolution_channels=8, time_embedding_dim=16,

@@ -109,7 +109,7 @@ def test_every_engine_refuses_the_same_inputs_with_the_same_message(monkeypatch:
     """Too small, too large and unreadable: refused by the Engine base before any model loads."""
     from engines.catalog import engine_names
     from engines.errors import ImageInputError
-    from engines.imageio import load_image
+    from engines.data.imageio import load_image
     from engines.settings import get_settings
 
     large = load_image(np.zeros((64, 64, 3), np.uint8))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.errors import WorkbenchError
-from engines.evaluate_grid import evaluate_grid
-from engines.evaluation_export import TABLE_COLUMNS, metrics_rows, write_metrics_csv, write_runs_json
-from engines.perturb import parse_chain
+from engines.evaluation.grid import evaluate_grid
+from engines.evaluation.export import TABLE_COLUMNS, metrics_rows, write_metrics_csv, write_runs_json
+from engines.data.perturb import parse_chain
 from synthetic_data import write_dataset
 
 
@@ -32,7 +32,7 @@ def test_grid_runs_every_pair_and_reports_progress_over_all_images(dataset, tmp_
 
 
 def test_a_failing_engine_is_recorded_and_the_others_still_run(dataset, monkeypatch: pytest.MonkeyPatch):
-    import engines.evaluate_grid as grid
+    import engines.evaluation.grid as grid
 
     real = grid.get_engine
 

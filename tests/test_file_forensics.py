@@ -1,4 +1,4 @@
-"""The file-forensics record (engines.file_forensics, engines.metadata): hash, metadata with
+"""The file-forensics record (engines.data.file_forensics, engines.data.metadata): hash, metadata with
 editing tags highlighted, JPEG structure with the one quality estimate, and the EXIF thumbnail."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from engines.file_forensics import compare_thumbnail, embedded_thumbnail, inspect_file
-from engines.imageio import load_image
+from engines.data.file_forensics import compare_thumbnail, embedded_thumbnail, inspect_file
+from engines.data.imageio import load_image
 from engines.settings import get_settings
 
 XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'

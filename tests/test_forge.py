@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.errors import UnknownNameError, WorkbenchError
 from engines.forge.blend import composite, feather_alpha, poisson_clone
 from engines.forge.config import AUTHENTIC, EDIT_TYPES, ForgeConfig
@@ -27,7 +27,7 @@ from engines.forge.regenerate import regenerate
 from engines.forge.regions import draw_region, touches_border
 from engines.forge.sample import make_sample
 from engines.settings import get_settings
-from engines.store import get_store
+from engines.store.model_store import get_store
 
 SIZE = 128
 REAL_PHOTOS = ("kodak24/kodim07.png", "kodak24/kodim19.png", "cbsd68/101085.png")

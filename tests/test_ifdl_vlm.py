@@ -12,7 +12,7 @@ import torch
 from engines.backbones.lite_medsam import TINY_CONFIG
 from engines.ifdl_vlm.build import build_stage1
 from engines.ifdl_vlm.config import COMPACT, FULL, TAMPERED_CLASS, ExplainerConfig, VisionConfig
-from engines.ifdl_vlm.data import held_out_indices
+from engines.training.split import held_out_split
 from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
 from engines.ifdl_vlm.evidence import location_words, measure_evidence, region_facts
 from engines.ifdl_vlm.teacher import SECTIONS, evidence_prompt, split_sections, teacher_text
@@ -170,7 +170,7 @@ def test_teacher_text_has_all_sections_and_names_the_region(spliced_image):
 
 
 def test_both_stages_hold_out_the_same_samples():
-    from engines.cached_training import CachedSegmentationTrainer
+    from engines.training.cached import CachedSegmentationTrainer
 
     class Cache:
         def __len__(self):
@@ -187,7 +187,7 @@ def test_both_stages_hold_out_the_same_samples():
             raise NotImplementedError
 
     reference = Trainer(torch.nn.Linear(1, 1), Cache(), seed=3)
-    train, validation = held_out_indices(50, seed=3)
+    train, validation = held_out_split(50, seed=3)
     assert validation == reference.validation_indices and train == reference.train_indices.tolist()
 
 
@@ -258,7 +258,7 @@ def test_missing_weights_name_the_training_commands(tmp_path):
     from engines.errors import WeightsError
     from engines.ifdl_vlm.engine import IFDLVLMEngine
 
-    with pytest.raises(WeightsError, match="train-explainer"):
+    with pytest.raises(WeightsError, match="--stage explainer"):
         IFDLVLMEngine("compact", device="cpu", weights=tmp_path / "missing.safetensors").load()
 
 

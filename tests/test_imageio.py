@@ -1,4 +1,4 @@
-"""Tests for engines.imageio: every input mode, EXIF orientation, error cases, JPEG quality, masks."""
+"""Tests for engines.data.imageio: every input mode, EXIF orientation, error cases, JPEG quality, masks."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from engines.errors import ImageInputError
-from engines import imageio
-from engines.imageio import LoadedImage, load_image, load_mask
+from engines.data import imageio
+from engines.data.imageio import LoadedImage, load_image, load_mask
 from engines.settings import get_settings
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)

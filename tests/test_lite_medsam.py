@@ -24,7 +24,7 @@ from engines.backbones.lite_medsam import (
 )
 from engines.backbones.tiny_vit import TinyViT, _relative_offset_index
 from engines.errors import ImageInputError, WeightsError
-from engines.store import get_store
+from engines.store.model_store import get_store
 
 
 @pytest.fixture(scope="module")

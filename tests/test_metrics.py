@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, jaccard_score, matthews_corrcoef, roc_auc_score
 
-from engines.metrics import ImageMetrics, PixelMetrics, equal_error_rate, pixel_scores
+from engines.evaluation.metrics import ImageMetrics, PixelMetrics, equal_error_rate, pixel_scores
 
 
 @pytest.fixture

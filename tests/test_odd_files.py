@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from engines.errors import ImageInputError
-from engines.imageio import load_image, load_mask
+from engines.data.imageio import load_image, load_mask
 
 INFLATED = 2_000_000
 """Bytes a bomb's metadata inflates to (~2 KB compressed), twice the 1 MB Pillow allows."""
@@ -64,6 +64,6 @@ def test_pillow_warnings_are_logged_with_the_file_name(tmp_path: Path, caplog: p
     palette = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) % 4, mode="P")
     palette.putpalette([0, 0, 0, 255, 255, 255, 128, 128, 128, 60, 60, 60])
     palette.save(tmp_path / "mask.png", transparency=bytes([0, 128, 255, 255]))
-    with caplog.at_level(logging.WARNING, logger="engines.imageio"):
+    with caplog.at_level(logging.WARNING, logger="engines.data.imageio"):
         load_mask(tmp_path / "mask.png")
     assert any(r.getMessage().startswith("mask.png: Palette images with Transparency") for r in caplog.records)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engines.errors import WorkbenchError
-from engines.paths import DATA_ROOTS_VARIABLE, allowed_roots, check_input_dir, check_output_dir, data_roots
+from engines.data.paths import DATA_ROOTS_VARIABLE, allowed_roots, check_input_dir, check_output_dir, data_roots
 from engines.settings import get_settings
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engines.errors import ImageInputError, UnknownNameError, WorkbenchError
-from engines.perturb import (
+from engines.data.perturb import (
     STANDARD_GRIDS,
     Chain,
     Perturbation,
@@ -20,7 +20,7 @@ from engines.perturb import (
     social_preset,
     sweep,
 )
-from engines.perturb_torch import blur_tensor, noise_tensor
+from engines.data.perturb_torch import blur_tensor, noise_tensor
 
 
 def _photo_like(height: int = 64, width: int = 96) -> np.ndarray:

@@ -12,9 +12,9 @@ import functools
 import pytest
 
 from engines.catalog import engine_class, get_engine
-from engines.datasets import open_dataset
+from engines.data.datasets import open_dataset
 from engines.errors import WeightsError
-from engines.metrics import PixelMetrics
+from engines.evaluation.metrics import PixelMetrics
 from engines.settings import get_settings
 
 COVERAGE = get_settings().benchmarks_dir / "coverage"

@@ -1,12 +1,12 @@
-"""Pictures made from maps (engines.render) and how evidence maps are captioned and scaled
-(engines.map_legend)."""
+"""Pictures made from maps (engines.reports.render) and how evidence maps are captioned and scaled
+(engines.reports.map_legend)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from engines.map_legend import display_range, legend, stretched
-from engines.render import colorize, mask_outline, overlay, tick_label, with_colour_bar
+from engines.reports.map_legend import display_range, legend, stretched
+from engines.reports.render import colorize, mask_outline, overlay, tick_label, with_colour_bar
 
 
 def test_overlay_is_transparent_where_the_heatmap_is_zero_and_opacity_is_its_maximum():

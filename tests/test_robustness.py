@@ -7,10 +7,10 @@ import pytest
 
 from engines.catalog import get_engine
 from engines.errors import WorkbenchError
-from engines.imageio import load_image
-from engines.perturb import Chain, Perturbation, parse_chain
-from engines.plots import sweep_figure
-from engines.robustness import (
+from engines.data.imageio import load_image
+from engines.data.perturb import Chain, Perturbation, parse_chain
+from engines.reports.plots import sweep_figure
+from engines.evaluation.robustness import (
     change_map,
     compare_clean_and_perturbed,
     parse_values,

@@ -9,8 +9,8 @@ import pytest
 
 from engines.catalog import engine_names, get_engine
 from engines.errors import WeightsError, WorkbenchError
-from engines.model_status import engine_rows, load, parameter_count, store_rows, unload
-from engines.runs import (
+from engines.store.status import engine_rows, load, parameter_count, store_rows, unload
+from engines.training.runs import (
     RUN_RECORD,
     WEIGHTS_FILE,
     is_trainable,
@@ -19,7 +19,7 @@ from engines.runs import (
     trainable_engine_names,
     write_run_record,
 )
-from engines.training_run import TrainRequest, run_training
+from engines.training.run import TrainRequest, run_training
 from synthetic_data import write_dataset
 
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engines import store as store_module
+from engines.store import model_store as store_module
 from engines.errors import UnknownNameError, WeightsError
 from engines.settings import get_settings
-from engines.store import (
+from engines.store.model_store import (
     ModelStore,
     WeightSource,
     WeightSpec,
@@ -23,7 +23,7 @@ from engines.store import (
     load_state_dict,
     weight_env_var,
 )
-from engines.store_registry import DEFAULT_WEIGHTS
+from engines.store.entries import DEFAULT_WEIGHTS
 
 PAYLOAD = b"tiny weights " * 1000
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -8,9 +8,9 @@ import torch
 
 from engines.backbones.taef2 import LATENT_CHANNELS, TAEF2, build_decoder, build_encoder, load_taef2
 from engines.errors import WeightsError
-from engines.imageio import load_image
+from engines.data.imageio import load_image
 from engines.settings import get_settings
-from engines.store import get_store, load_state_dict
+from engines.store.model_store import get_store, load_state_dict
 
 PHOTO = "kodak24/kodim07.png"
 

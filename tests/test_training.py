@@ -7,10 +7,11 @@ import json
 import pytest
 import torch
 
-from engines.checkpoints import checkpoint_folder, load_trainable, read_state, save_weights, trainable_state
+from engines.store.trained_weights import load_trainable, save_weights, trainable_state
+from engines.training.checkpoints import checkpoint_folder, read_state
 from engines.errors import WeightsError
-from engines.losses import bce_dice_loss, dice_loss
-from engines.training import TrainSettings, fit, learning_rate_factor
+from engines.training.losses import bce_dice_loss, dice_loss
+from engines.training.loop import TrainSettings, fit, learning_rate_factor
 
 
 class LineTrainer:
@@ -85,7 +86,7 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
         open(filename, "wb").write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr("engines.checkpoints.save_file", broken)
+    monkeypatch.setattr("engines.store.trained_weights.save_file", broken)
     with pytest.raises(OSError):
         save_weights({"a": torch.zeros(2)}, path)
     from safetensors.torch import load_file
@@ -151,7 +152,7 @@ def test_checkpoint_set_switches_atomically(tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("engines.checkpoints._atomic_write", killed)
+    monkeypatch.setattr("engines.training.checkpoints.atomic_write", killed)
     with pytest.raises(KeyboardInterrupt):
         fit(LineTrainer(), TrainSettings(out_dir=tmp_path, epochs=2, lr=0.05))
     assert read_state(tmp_path) == before

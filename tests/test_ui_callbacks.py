@@ -11,12 +11,12 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from engines.checkpoints import has_checkpoint
+from engines.training.checkpoints import has_checkpoint
 from engines.device import best_device
 from engines.errors import WorkbenchError
-from engines.paths import DATA_ROOTS_VARIABLE
+from engines.data.paths import DATA_ROOTS_VARIABLE
 from engines.result import Analysis, Provenance
-from engines.runs import WEIGHTS_FILE, write_run_record
+from engines.training.runs import WEIGHTS_FILE, write_run_record
 from engines.settings import get_settings
 from synthetic_data import write_dataset
 from ui import compare_tab, evaluate_tab, inspect_tab, models_tab, robustness_tab, train_tab
@@ -44,7 +44,7 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture(autouse=True)
 def tmp_path_is_a_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tests' datasets live in tmp_path, which the workbench may then read (engines.paths)."""
+    """The tests' datasets live in tmp_path, which the workbench may then read (engines.data.paths)."""
     monkeypatch.setenv(DATA_ROOTS_VARIABLE, str(tmp_path))
 
 
@@ -135,7 +135,7 @@ def test_inspect_shows_an_explanation_and_its_evidence_when_the_engine_gives_one
 def test_inspect_messages_for_no_image_and_for_missing_weights(tmp_path: Path):
     with pytest.raises(gr.Error, match="Upload, paste or pick"):
         inspect_tab.run_engine("classic", None, "compact")
-    with pytest.raises(gr.Error, match="No trained Detective SAM adapters"):
+    with pytest.raises(gr.Error, match="No trained Detective SAM weights"):
         inspect_tab.run_engine("detective_sam", SPLICED, "compact", str(tmp_path / "missing.safetensors"))
     with pytest.raises(gr.Error, match="Analyse an image first"):
         inspect_tab.export(None)
@@ -305,8 +305,17 @@ def test_train_checks_paths_and_run_folders_before_starting(tmp_path: Path, runs
     with pytest.raises(gr.Error, match="photo folder .* does not exist"):
         train_tab.start_forge(job, str(tmp_path / "no-photos"), str(tmp_path / "out"), 4, 128, 0)
     assert not job.running
-    profiles, folder = train_tab.profile_update("detective_sam")
+    profiles, stages, folder = train_tab.profile_update("detective_sam")
     assert profiles["value"] == "compact" and folder.startswith(str(runs_dir / "detective_sam-compact-"))
+    assert [value for _, value in stages["choices"]] == ["train"]
+    assert [value for _, value in train_tab.profile_update("diffforensics")[1]["choices"]] == ["pretrain", "train"]
+    assert [value for _, value in train_tab.profile_update("ifdl_vlm")[1]["choices"]] == ["train", "explainer"]
+    with pytest.raises(gr.Error, match="no training stage 'explainer'.*Known: train"):
+        train_tab.start_training(job, "detective_sam", "compact", str(data), str(runs_dir / "r2"), resume=False,
+                                 stage="explainer", **args)
+    with pytest.raises(gr.Error, match="initial weights file .* does not exist"):
+        train_tab.start_training(job, "ifdl_vlm", "compact", str(data), str(runs_dir / "r2"), resume=False,
+                                 stage="explainer", init_text=str(runs_dir / "none.safetensors"), **args)
 
 
 @pytest.mark.slow
@@ -314,8 +323,8 @@ def test_train_tab_trains_a_real_engine_and_inspect_lists_the_run(tmp_path: Path
                                                                    monkeypatch: pytest.MonkeyPatch):
     from engines.forge.config import ForgeConfig
     from engines.forge.pipeline import generate_dataset
-    from engines.store import get_store
-    from engines.synthetic import procedural_scene
+    from engines.store.model_store import get_store
+    from engines.data.synthetic import procedural_scene
 
     backbone = get_store().find("lite_medsam")
     if backbone is None:

@@ -1,4 +1,4 @@
-"""Widgets that build a post-processing chain (`engines.perturb.Chain`) step by step."""
+"""Widgets that build a post-processing chain (`engines.data.perturb.Chain`) step by step."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from engines.perturb import PRESETS, Chain, Perturbation
+from engines.data.perturb import PRESETS, Chain, Perturbation
 from ui.messages import user_errors
 
 NO_PRESET = "none"
 ORDER_NOTE = ("Steps run top to bottom: resize, blur, noise, gamma, JPEG, then the social-network "
-              "preset (an approximation of an upload's re-encoding, see engines/perturb.py).")
+              "preset (an approximation of an upload's re-encoding, see engines/data/perturb.py).")
 
 
 @dataclass

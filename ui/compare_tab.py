@@ -14,9 +14,9 @@ import numpy as np
 
 from engines.catalog import engine_class, engine_names, get_engine
 from engines.errors import WorkbenchError
-from engines.imageio import LoadedImage, load_mask
-from engines.metrics import pixel_scores
-from engines.render import COLORMAPS
+from engines.data.imageio import LoadedImage, load_mask
+from engines.evaluation.metrics import pixel_scores
+from engines.reports.render import COLORMAPS
 from engines.result import Analysis
 from engines.verdict import Verdict, analysis_verdict
 from ui import views

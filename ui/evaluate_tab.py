@@ -10,17 +10,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from engines.bundle import safe_stem
+from engines.reports.bundle import safe_stem
 from engines.catalog import engine_class, engine_names, get_engine
-from engines.datasets import ForgeryDataset, open_dataset
-from engines.evaluate import ImageRecord, worst_and_best
-from engines.evaluate_grid import GridRun, evaluate_grid
-from engines.evaluation_export import TABLE_COLUMNS, metrics_rows, write_metrics_csv, write_runs_json
-from engines.imageio import load_image
-from engines.paths import check_input_dir
-from engines.perturb import Chain, parse_chain
-from engines.render import mask_outline, resize_map
-from engines.robustness import perturb_image
+from engines.data.datasets import ForgeryDataset, open_dataset
+from engines.evaluation.evaluate import ImageRecord, worst_and_best
+from engines.evaluation.grid import GridRun, evaluate_grid
+from engines.evaluation.export import TABLE_COLUMNS, metrics_rows, write_metrics_csv, write_runs_json
+from engines.data.imageio import load_image
+from engines.data.paths import check_input_dir
+from engines.data.perturb import Chain, parse_chain
+from engines.reports.render import mask_outline, resize_map
+from engines.evaluation.robustness import perturb_image
 from engines.settings import get_settings
 from ui import views
 from ui.gradio_files import downloadable, upload_folder

@@ -6,8 +6,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from engines.bundle import report_zip
-from engines.imageio import LoadedImage
+from engines.reports.bundle import report_zip
+from engines.data.imageio import LoadedImage
 from engines.result import Analysis
 from ui.gradio_files import downloadable
 from ui.messages import user_errors

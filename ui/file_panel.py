@@ -1,5 +1,5 @@
 """The file-forensics panel every image picker shows: what the file itself says before any pixel
-analysis (`engines.file_forensics`)."""
+analysis (`engines.data.file_forensics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from engines.file_forensics import FileForensics
+from engines.data.file_forensics import FileForensics
 
 TAG_HEADERS = ["⚑", "group", "tag", "value"]
 FLAG = "⚠"

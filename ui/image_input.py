@@ -8,8 +8,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from engines.file_forensics import inspect_file
-from engines.imageio import LoadedImage, load_image
+from engines.data.file_forensics import inspect_file
+from engines.data.imageio import LoadedImage, load_image
 from engines.settings import get_settings
 from ui.file_panel import FilePanel, build_file_panel, panel_values
 from ui.messages import user_errors

@@ -12,11 +12,11 @@ import numpy as np
 
 from engines.catalog import engine_class, get_engine
 from engines.consistency import Reading, reconcile
-from engines.imageio import LoadedImage
-from engines.map_legend import evidence_picture
-from engines.render import COLORMAPS, default_outline_width
+from engines.data.imageio import LoadedImage
+from engines.reports.map_legend import evidence_picture
+from engines.reports.render import COLORMAPS, default_outline_width
 from engines.result import Analysis
-from engines.runs import is_trainable
+from engines.training.runs import is_trainable
 from engines.verdict import Verdict, analysis_verdict
 from ui import views
 from ui.export import export_report

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from engines.catalog import engine_class, engine_names
-from engines.model_status import engine_rows, load, store_rows, unload
+from engines.store.status import engine_rows, load, store_rows, unload
 from ui.messages import info, user_errors
 from ui.progress import ignore_step, run_with_stop, streamed_task
 

@@ -8,7 +8,7 @@ import html
 import gradio as gr
 
 from engines.catalog import engine_class
-from engines.profile_availability import profile_availability
+from engines.store.availability import profile_availability
 from ui.weights import DEFAULT_WEIGHTS
 
 MISSING_SUFFIX = " — weights not on this machine"

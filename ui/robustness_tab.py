@@ -11,11 +11,11 @@ import numpy as np
 
 from engines.catalog import engine_class, engine_names, get_engine
 from engines.errors import WorkbenchError
-from engines.imageio import LoadedImage, load_mask
-from engines.metrics import pixel_scores
-from engines.perturb import STANDARD_GRIDS, SWEEP_AXES
-from engines.plots import AXIS_LABELS, sweep_figure
-from engines.robustness import PerturbedComparison, compare_clean_and_perturbed, parse_values, sweep_engine
+from engines.data.imageio import LoadedImage, load_mask
+from engines.evaluation.metrics import pixel_scores
+from engines.data.perturb import STANDARD_GRIDS, SWEEP_AXES
+from engines.reports.plots import AXIS_LABELS, sweep_figure
+from engines.evaluation.robustness import PerturbedComparison, compare_clean_and_perturbed, parse_values, sweep_engine
 from ui import views
 from ui.chain_builder import build_chain_controls, chain_from_values
 from ui.image_input import add_examples, build_image_input, load_source

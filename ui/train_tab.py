@@ -11,16 +11,17 @@ import gradio as gr
 import pandas as pd
 
 from engines.catalog import engine_class
-from engines.checkpoints import has_checkpoint
+from engines.engine import MAIN_STAGE
+from engines.training.checkpoints import has_checkpoint
 from engines.errors import WorkbenchError
 from engines.forge.config import ForgeConfig
 from engines.forge.pipeline import ForgeReport, generate_dataset
-from engines.paths import check_input_dir, check_output_dir
-from engines.runs import trainable_engine_names
+from engines.data.paths import check_input_dir, check_output_dir
+from engines.training.runs import trainable_engine_names
 from engines.settings import get_settings
-from engines.training import TrainProgress
-from engines.config_overrides import apply_overrides
-from engines.training_run import TrainOutcome, TrainRequest, run_training
+from engines.training.loop import TrainProgress
+from engines.method_config import apply_overrides
+from engines.training.run import TrainOutcome, TrainRequest, run_training
 from ui import views
 from ui.gradio_files import upload_folder
 from ui.jobs import FINISHED, IDLE, BackgroundJob, JobContext, JobSnapshot, SessionJobs
@@ -35,13 +36,23 @@ def default_run_folder(engine: str | None, profile: str | None) -> str:
     return str(get_settings().runs_dir / f"{engine or 'run'}-{profile or 'default'}-{stamp}")
 
 
-def profile_update(engine: str | None) -> tuple[dict, str]:
-    """Profile choices of the chosen engine, and a fresh run folder for it."""
+def profile_update(engine: str | None) -> tuple[dict, dict, str]:
+    """Profile and stage choices of the chosen engine, and a fresh run folder for it."""
     if not engine:
-        return gr.update(choices=[], value=None), ""
+        return gr.update(choices=[], value=None), gr.update(choices=[MAIN_STAGE], value=MAIN_STAGE), ""
     cls = engine_class(engine)
     profile = cls.default_profile
-    return gr.update(choices=list(cls.profiles), value=profile), default_run_folder(engine, profile)
+    return (gr.update(choices=list(cls.profiles), value=profile), gr.update(**stage_choices(engine)),
+            default_run_folder(engine, profile))
+
+
+def stage_choices(engine: str | None) -> dict:
+    """The Stage selector of an engine: its stages in the order they are run, each explained."""
+    cls = engine_class(engine) if engine else None
+    stages = {s.name: s for s in cls.stages} if cls else {}
+    labels = [(f"{name}: {stages[name].summary} (data: {stages[name].data})" if name in stages
+               else f"{name}: the main training", name) for name in (cls.stage_names() if cls else [MAIN_STAGE])]
+    return {"choices": labels, "value": MAIN_STAGE}
 
 
 def _train_work(request: TrainRequest):
@@ -65,7 +76,8 @@ def _train_work(request: TrainRequest):
 
 def start_training(job: BackgroundJob, engine: str | None, profile: str | None, data_text: str, out_text: str,
                    epochs: float, lr: float, batch_size: float, seed: float, init_shipped: bool,
-                   overrides_text: str, resume: bool) -> tuple[str, gr.Timer]:
+                   overrides_text: str, stage: str | None = MAIN_STAGE, init_text: str = "", *,
+                   resume: bool) -> tuple[str, gr.Timer]:
     """Check the inputs, then train in the background; `resume` continues the run folder's checkpoint."""
     if not engine:
         raise gr.Error("Choose an engine to train.")
@@ -74,6 +86,7 @@ def start_training(job: BackgroundJob, engine: str | None, profile: str | None, 
     with user_errors():
         data = check_input_dir(data_text, "dataset folder", allow_file=True, extra_roots=[upload_folder()])
         out = check_output_dir(out_text, "run folder")
+        init = check_input_dir(init_text, "initial weights file", allow_file=True) if (init_text or "").strip() else None
         if resume and not has_checkpoint(out):
             raise WorkbenchError(f"There is no checkpoint to resume in {out}. Press Start to begin a new run there.")
         if not resume and has_checkpoint(out):
@@ -84,10 +97,11 @@ def start_training(job: BackgroundJob, engine: str | None, profile: str | None, 
         apply_overrides(cls.profiles[profile or cls.default_profile], changes)
         request = TrainRequest(engine=engine, profile=profile, data=data, out_dir=out, epochs=int(epochs), lr=float(lr),
                                batch_size=int(batch_size), seed=int(seed), init_from_shipped=bool(init_shipped),
-                               resume=bool(resume),
-                               overrides=changes)
+                               init_weights=init, resume=bool(resume), overrides=changes,
+                               stage=stage or MAIN_STAGE)
         verb = "resuming" if resume else "training"
-        job.start(f"{verb} {engine_class(engine).title} ({request.profile}) on {data.name}", _train_work(request),
+        stage_words = "" if request.stage == MAIN_STAGE else f", stage {request.stage}"
+        job.start(f"{verb} {engine_class(engine).title} ({request.profile}{stage_words}) on {data.name}", _train_work(request),
                   kind="train", out=str(out))
     return f"Started: {'resuming' if resume else 'new run in'} `{out}`.", gr.Timer(active=True)
 
@@ -172,6 +186,9 @@ def build_train_tab(app: gr.Blocks) -> SessionJobs:
                                  info="Only engines with something to train are listed.", elem_id="train-engine")
             profile = gr.Dropdown(list(engine_class(first).profiles) if first else [],
                                   value=engine_class(first).default_profile if first else None, label="Profile")
+            stage = gr.Dropdown(**stage_choices(first), label="Stage", elem_id="train-stage",
+                                info="Methods trained in stages: DiffForensics pretrains on photos first; "
+                                     "IFDL-VLM's explainer trains on top of stage-1 weights (initial weights).")
             data = gr.Textbox(label="Dataset folder (index.json, or tampered/ masks/ authentic/)",
                               placeholder=str(settings.runs_dir / "datasets" / "forge"), elem_id="train-data")
             with gr.Accordion("…or generate one with the forge (synthetic forgeries of your photos)", open=False):
@@ -190,6 +207,8 @@ def build_train_tab(app: gr.Blocks) -> SessionJobs:
                 batch_size = gr.Number(8, precision=0, minimum=1, label="Batch size")
                 seed = gr.Number(0, precision=0, label="Seed")
             init_shipped = gr.Checkbox(False, label="Start from the shipped weights (adapt them to this data)")
+            init_weights = gr.Textbox(label="…or start from these weights (optional: e.g. an earlier stage's "
+                                            "weights.safetensors)", elem_id="train-init")
             overrides = gr.Textbox(label="Configuration changes (KEY=VALUE, one a line; optional)", lines=2,
                                    placeholder="perturbation.streams=blur,jpeg", elem_id="train-overrides")
             out = gr.Textbox(default_run_folder(first, profile.value), label="Run folder (checkpoints and weights)",
@@ -205,8 +224,8 @@ def build_train_tab(app: gr.Blocks) -> SessionJobs:
             history = gr.Dataframe(headers=HISTORY_HEADERS, label="Per epoch (validation on held-out samples)",
                                    interactive=False)
 
-    hyper = [engine, profile, data, out, epochs, lr, batch_size, seed, init_shipped, overrides]
-    engine.change(profile_update, engine, [profile, out])
+    hyper = [engine, profile, data, out, epochs, lr, batch_size, seed, init_shipped, overrides, stage, init_weights]
+    engine.change(profile_update, engine, [profile, stage, out])
     profile.change(default_run_folder, [engine, profile], out)
 
     def start_own(request: gr.Request, *values):

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from engines.consistency import Reading
-from engines.map_legend import evidence_picture
-from engines.render import colorize, copy_move_pairs_view, mask_image, mask_outline, overlay, with_colour_bar
+from engines.reports.map_legend import evidence_picture
+from engines.reports.render import colorize, copy_move_pairs_view, mask_image, mask_outline, overlay, with_colour_bar
 from engines.result import Analysis
 from engines.verdict import NOT_RELIABLE, Verdict
 

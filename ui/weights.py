@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.catalog import engine_class
-from engines.runs import list_runs
+from engines.training.runs import list_runs
 from engines.settings import PROJECT_ROOT
 
 DEFAULT_WEIGHTS = "default"

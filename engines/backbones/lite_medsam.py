@@ -211,7 +211,7 @@ def build_lite_medsam(
     """A LiteMedSAM in eval mode; with `checkpoint`, its weights loaded strictly."""
     model = LiteMedSAM(config)
     if checkpoint is not None:
-        from engines.store import fetch_command, load_state_dict
+        from engines.store.model_store import fetch_command, load_state_dict
 
         try:
             model.load_state_dict(load_state_dict(checkpoint), strict=True)
@@ -222,10 +222,3 @@ def build_lite_medsam(
             ) from err
     return model.eval()
 
-
-def load_lite_medsam(device: str | torch.device | None = None) -> LiteMedSAM:
-    """The released LiteMedSAM from the model store, on `device` (default: the best one)."""
-    from engines.device import resolve_device
-    from engines.store import get_store
-
-    return build_lite_medsam(get_store().path(WEIGHTS_NAME)).to(resolve_device(device))

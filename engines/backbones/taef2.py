@@ -116,7 +116,7 @@ def load_taef2(
 
     Paths default to the model store's `taef2_encoder` / `taef2_decoder` (sha256-checked).
     """
-    from engines.store import get_store, load_state_dict
+    from engines.store.model_store import get_store, load_state_dict
 
     store = get_store()
     model = TAEF2()

@@ -16,7 +16,7 @@ import numpy as np
 
 from engines.classic.content import log_local_contrast
 from engines.classic.evidence import Evidence, conditional_z, scale_to_unit
-from engines.perturb import Perturbation
+from engines.data.perturb import Perturbation
 
 DISPLAY_PERCENTILE = 99.0
 """The display divides by this percentile of the smoothed error, so a few hot pixels cannot

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from engines.classic.evidence import Evidence, robust_z, z_to_unit
-from engines.perturb import Perturbation
+from engines.data.perturb import Perturbation
 
 MIN_Z_SPREAD = 0.02
 """Lower bound on the robust spread of the ghost strength (a unitless 0–1 quantity)."""

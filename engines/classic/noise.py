@@ -54,7 +54,7 @@ def _diagonal_haar(luma: np.ndarray) -> np.ndarray:
     return (a - b - c + d) / 2.0
 
 
-def _fitting_block(block: int, shape: tuple[int, int]) -> int:
+def fitting_block(block: int, shape: tuple[int, int]) -> int:
     """`block`, shrunk (to a multiple of 4, at least 4) for images smaller than one block."""
     return max(4, min(block, (min(shape) // 4) * 4))
 
@@ -99,7 +99,7 @@ def noise_level_anomaly(rgb: np.ndarray, block: int) -> Evidence:
     (see `evidence.conditional_z`); both noisier and cleaner regions count; clipped blocks get
     0 and are left out of the reference. Display = z / 4, clipped to [0, 1].
     """
-    block = _fitting_block(block, rgb.shape[:2])
+    block = fitting_block(block, rgb.shape[:2])
     luma = grey(rgb)
     log_sigma = np.log(local_noise_sigma(luma, block) + SIGMA_FLOOR)
     brightness = block_means(luma, block, log_sigma.shape)

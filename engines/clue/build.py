@@ -22,16 +22,15 @@ from torch import nn
 
 from engines.backbones.taef2 import ENCODER_WEIGHT, build_encoder
 from engines.backbones.tiny_vit import TinyViT, TinyViTConfig
-from engines.checkpoints import load_trainable, save_weights
+from engines.store.trained_weights import load_trainable, read_trained_config, write_trained_weights
 from engines.clue.config import CLUEConfig, get_config
 from engines.clue.empty_prompt import PROMPT_TOKENS, empty_prompt_embeddings
 from engines.clue.latent_branch import LatentBranch, TextCondition, add_transformer_lora
 from engines.clue.model import CLUE
 from engines.clue.sam_branch import sam_branch
 from engines.errors import WeightsError
-from engines.store import get_store, load_state_dict
+from engines.store.model_store import get_store, load_state_dict
 
-CONFIG_METADATA_KEY = "clue_config"
 SD3_WEIGHTS = "sd3_medium"
 SAM_WEIGHTS = {"sam_vit_b": "sam_vit_b", "lite_medsam": "lite_medsam"}
 
@@ -111,25 +110,16 @@ def _sam_encoder(config: CLUEConfig, pretrained: bool) -> nn.Module:
 
 def export_weights(model: CLUE, path: Path) -> None:
     """The trained parts only, fp16, with the configuration in the file's metadata."""
-    save_weights(model.trainable_state_dict(), path,
-                 metadata={CONFIG_METADATA_KEY: model.config.to_json()}, half=True)
-
-
-def saved_config(path: Path | str) -> CLUEConfig | None:
-    """The configuration a weights file was trained with (None for files without one)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        text = (handle.metadata() or {}).get(CONFIG_METADATA_KEY)
-    return None if text is None else CLUEConfig.from_json(text)
+    write_trained_weights(path, "clue", model.trainable_state_dict(), model.config)
 
 
 def load_clue_weights(model: CLUE, path: Path) -> None:
     """Strict load of the trained parts; refuses weights trained for another configuration."""
-    trained = saved_config(path) if path.suffix == ".safetensors" else None
+    trained = read_trained_config(path, "clue", CLUEConfig)
     if trained is not None and trained != model.config:
         raise WeightsError(
             f"{path} was trained for a different CLUE configuration (profile {trained.profile!r}); "
-            "build the model with `saved_config(path)` or use weights trained for this one."
+            "build the model with the configuration stored in the file "
+            "(`engines.store.trained_weights.read_trained_config`) or use weights trained for this one."
         )
     load_trainable(model, path)

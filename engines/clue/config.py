@@ -20,7 +20,7 @@ compact — what exists offline, sized for a 2-core CPU:
 - SAM branch: LiteMedSAM's TinyViT (pretrained, frozen) at 128 px with peft LoRA (rank 16) on the
   attention `qkv` of its **last block only** (1 of its 10 attention blocks). Everything before that
   block carries no LoRA and is frozen, so its output (320×32×32) is cached once per dataset
-  (`engines.feature_cache`) and each training step runs only that block and the neck. Per training
+  (`engines.training.feature_cache`) and each training step runs only that block and the neck. Per training
   sample (forward + backward of everything that trains) this costs 13.8 GFLOP; LoRA on the whole
   last stage 19.6 GFLOP, on all three attention stages 43.1 GFLOP (counted with
   `torch.utils.flop_counter`). 128 px as in Detective SAM compact (TinyViT's first stage runs at
@@ -37,21 +37,20 @@ The schedule's last position is left out: it is almost noise-free (σ = 0.009 wi
 `noise="none"` is the paper's "zero noise" ablation: the clean latent with timestep 0, one level.
 
 Image score: the mean of the top 1 % of the output map's probabilities
-(`engines.tensors.top_fraction_mean`): CLUE has no detection head, and a max would be set by one
+(`engines.data.tensors.top_fraction_mean`): CLUE has no detection head, and a max would be set by one
 stray pixel.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.errors import WorkbenchError
+from engines.method_config import MethodConfig
 from engines.registry import lookup
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 SD3_MEDIUM_TRANSFORMER: dict[str, Any] = {
     "sample_size": 128,
@@ -203,7 +202,7 @@ class SAMBranchConfig:
 
 
 @dataclass(frozen=True)
-class CLUEConfig:
+class CLUEConfig(MethodConfig):
     profile: str
     latent: LatentBranchConfig
     sam: SAMBranchConfig
@@ -222,30 +221,6 @@ class CLUEConfig:
     @property
     def upsample_factor(self) -> int:
         return self.output_size // self.sam.grid
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> CLUEConfig:
-        data = json.loads(text)
-        return cls(**{**data, "latent": _from_dict(LatentBranchConfig, data["latent"]),
-                      "sam": _from_dict(SAMBranchConfig, data["sam"])})
-
-
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """JSON lists back to the tuples the frozen configs hold (also inside the kwargs dicts)."""
-
-    def tuples(value: Any) -> Any:
-        if isinstance(value, list):
-            return tuple(value)
-        if isinstance(value, dict):
-            return {k: tuples(v) for k, v in value.items()}
-        return value
-
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: tuples(v) for k, v in data.items() if k in names})
-
 
 FULL = CLUEConfig(
     profile="full",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from engines.checkpoints import load_weights, save_weights
+from engines.store.trained_weights import load_weights, save_weights
 from engines.errors import WeightsError
 from engines.settings import get_settings
 

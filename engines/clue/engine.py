@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.clue.build import backbone_weights, build_clue, saved_config
+from engines.clue.build import backbone_weights, build_clue
 from engines.clue.config import PROFILES, CLUEConfig
 from engines.clue.model import CLUE
 from engines.engine import Engine, RawOutput
-from engines.errors import WeightsError
-from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, to_square_input, top_fraction_mean
+from engines.store.model_store import file_sha256, get_store
+from engines.data.tensors import to_original_size, to_square_input, top_fraction_mean
 
 NOISE_SEED = 0
 """The latent noise ε is drawn from a fixed seed: the same image always gives the same result."""
@@ -39,13 +38,8 @@ class CLUEEngine(Engine):
     )
 
     def _build(self) -> CLUE:
-        weights = self.weights_path or self.shipped_weights(self.profile)
-        if not weights.is_file():
-            raise WeightsError(
-                f"No trained CLUE weights at {weights}. Train them with `python -m engines train "
-                f"--engine clue --profile {self.profile} --data DIR --out DIR` or pass --weights."
-            )
-        config: CLUEConfig = saved_config(weights) or self.config
+        weights = self.trained_weights()
+        config: CLUEConfig = self.trained_config(weights)
         model = build_clue(config, checkpoint=weights)
         store = get_store()
         paths = {name: store.path(name) for name in backbone_weights(config)}

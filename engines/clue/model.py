@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engines.checkpoints import trainable_state
+from engines.store.trained_weights import trainable_state
 from engines.clue.config import CLUEConfig
 from engines.clue.fusion import EvidenceProbe, FeatureFusion, LocalizationModule
 from engines.clue.latent_branch import LatentBranch, mark_trainable
 from engines.clue.sam_branch import SAMBranch
-from engines.losses import bce_dice_loss
+from engines.training.losses import bce_dice_loss
 
 LATENT = "latent"
 SAM_PREFIX = "sam_prefix"

@@ -2,7 +2,7 @@
 
 The autoencoder and the SAM encoder's LoRA-free prefix never change, so their outputs (the latent
 z and the prefix features) are computed once per (dataset, frozen configuration) and cached
-(`engines.feature_cache`). The noise settings are not part of the cache key: runs that differ only
+(`engines.training.feature_cache`). The noise settings are not part of the cache key: runs that differ only
 in shift or noise (the ablation) share one cache. Each step draws fresh noise ε from a generator
 seeded by the step's batch, so training sees many noise draws while staying reproducible. Loss:
 BCE + Dice (`engines.clue.model.clue_loss`).
@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.cached_training import MASKS, CachedSegmentationTrainer
+from engines.training.cached import MASKS, CachedSegmentationTrainer
 from engines.clue.build import build_clue, export_weights
 from engines.clue.config import CLUEConfig
 from engines.clue.model import CLUE, CLUEOutput, clue_loss
-from engines.datasets import ForgeryDataset
-from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
-from engines.settings import get_settings
-from engines.tensors import mask_to_square, to_square_input
+from engines.data.datasets import ForgeryDataset
+from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
+from engines.data.tensors import mask_to_square, to_square_input
 
 
 def frozen_signature(config: CLUEConfig) -> dict[str, object]:
@@ -38,9 +37,7 @@ def frozen_signature(config: CLUEConfig) -> dict[str, object]:
 def build_cache(model: CLUE, dataset: ForgeryDataset,
                 progress: Callable[[int, int], None] | None = None) -> FeatureCache:
     config = model.config
-    files = [s.image for s in dataset] + [s.mask for s in dataset if s.mask is not None]
-    key = cache_key("clue", frozen_signature(config), dataset_fingerprint(files))
-    folder = get_settings().cache_dir / "features" / "clue" / key
+    folder = feature_folder("clue", cache_key("clue", frozen_signature(config), dataset_fingerprint(dataset)))
     size = config.output_size
 
     def encode(indices: list[int]) -> dict[str, np.ndarray]:

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engines.catalog import get_engine
     from engines.errors import WorkbenchError
-    from engines.imageio import load_image
-    from engines.report import write_report
+    from engines.data.imageio import load_image
+    from engines.reports.report import write_report
 
     engine = get_engine(args.engine, args.profile, args.device, args.weights)
     failed: list[Path] = []

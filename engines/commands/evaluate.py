@@ -43,9 +43,9 @@ def _fraction(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from engines.catalog import get_engine
-    from engines.datasets import open_dataset
-    from engines.evaluate import evaluate, finite_or_none
-    from engines.perturb import parse_chain
+    from engines.data.datasets import open_dataset
+    from engines.evaluation.evaluate import evaluate, finite_or_none
+    from engines.data.perturb import parse_chain
 
     dataset = open_dataset(args.dataset)
     if args.limit is not None:

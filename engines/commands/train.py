@@ -1,4 +1,7 @@
-"""`python -m engines train --engine NAME --data DIR --out DIR …` (resumable)."""
+"""`python -m engines train --engine NAME [--stage STAGE] --data DIR --out DIR …` (resumable).
+
+`--stage` runs an engine's extra training stage (DiffForensics `pretrain` on a photo folder,
+IFDL-VLM `explainer` on top of `--init` stage-1 weights): `Engine.stages`."""
 
 from __future__ import annotations
 
@@ -10,19 +13,25 @@ from pathlib import Path
 
 from engines.commands.common import add_engine_arguments
 
-HELP = "train an engine's trainable parts on a forgery dataset (resumes from --out when possible)"
+HELP = "train an engine's trainable parts, or one of its stages, on a forgery dataset (resumes from --out)"
+ON_THE_FLY_SAMPLES = 4000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_arguments(parser)
+    parser.add_argument("--stage", default=None,
+                        help="training stage: train (the default), pretrain (diffforensics stage 1: --data is a "
+                             "photo folder), explainer (ifdl_vlm stage 2, on top of --init stage-1 weights)")
     data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument("--data", type=Path, help="training dataset (e.g. made by `forge`)")
+    data.add_argument("--data", type=Path, help="training dataset (e.g. made by `forge`); a photo folder for --stage pretrain")
     data.add_argument("--on-the-fly", action="store_true",
                       help="forge v2 samples made inside the run from --photos (diffforensics)")
     parser.add_argument("--photos", type=Path, action="append", default=None,
                         help="photo folder for --on-the-fly (repeatable; default: the shared photos "
                              "and the FORGERY_PHOTOS folders)")
-    parser.add_argument("--samples-per-epoch", type=int, default=4000, help="with --on-the-fly")
+    parser.add_argument("--samples-per-epoch", type=int, default=None,
+                        help=f"with --on-the-fly (default {ON_THE_FLY_SAMPLES}) or an extra stage (default: "
+                             "every sample; pretrain: 512 crops)")
     parser.add_argument("--validation-samples", type=int, default=400, help="with --on-the-fly")
     parser.add_argument("--crop-sizes", type=int, nargs=2, default=None, metavar=("MIN", "MAX"),
                         help="with --on-the-fly: forge sample sides (default: the crop size + 32 … + 160)")
@@ -48,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engines.training_run import TrainRequest, run_training
+    from engines.engine import MAIN_STAGE
+    from engines.training.run import TrainRequest, run_training
 
     request = TrainRequest(
         engine=args.engine, data=forge_source(args) if args.on_the_fly else args.data,
@@ -58,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         init_weights=Path(args.init) if args.init not in (None, "shipped") else None,
         resume=not args.no_resume, max_minutes=args.max_minutes, overrides=tuple(args.overrides),
         warmup_steps=args.warmup_steps, cosine=args.cosine, patience=args.patience,
+        stage=args.stage or MAIN_STAGE, samples_per_epoch=None if args.on_the_fly else args.samples_per_epoch,
     )
     seen_epochs: set[int] = set()
 
@@ -83,7 +94,7 @@ def forge_source(args: argparse.Namespace):
     """The on-the-fly data of `--on-the-fly`: forge v2 over the photo folders, with sample sides a
     little above the training crop so that crops keep the photo's own pixel grid."""
     from engines.catalog import engine_class
-    from engines.config_overrides import apply_overrides
+    from engines.method_config import apply_overrides
     from engines.errors import WorkbenchError
     from engines.forge.config import ForgeConfig
     from engines.forge.stream import ForgeSource
@@ -98,5 +109,5 @@ def forge_source(args: argparse.Namespace):
     photos = tuple(args.photos or (settings.photos_dir, *settings.extra_photo_dirs))
     sides = tuple(args.crop_sizes or (crop + 32, crop + 160))
     return ForgeSource(photo_dirs=photos, config=ForgeConfig(seed=args.seed, size_range=sides),
-                       samples_per_epoch=args.samples_per_epoch,
+                       samples_per_epoch=args.samples_per_epoch or ON_THE_FLY_SAMPLES,
                        validation_samples=args.validation_samples, workers=args.workers)

@@ -26,12 +26,9 @@ from engines.detective_sam.model import (
     DetectiveSAM,
     DetectiveSAM2,
 )
-from engines.checkpoints import state_dict_problems
+from engines.store.trained_weights import state_dict_problems
 from engines.errors import WeightsError
-from engines.store import load_state_dict
-
-CONFIG_METADATA_KEY = "detective_sam_config"
-
+from engines.store.model_store import load_state_dict
 
 def build_detective_sam(
     config: DetectiveSAMConfig | str = "full",
@@ -119,15 +116,6 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         except WeightsError:
             pass
     return load_state_dict(path)
-
-
-def saved_config(path: Path | str) -> DetectiveSAMConfig | None:
-    """The config stored in a safetensors file written by this package, if any."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        text = (handle.metadata() or {}).get(CONFIG_METADATA_KEY)
-    return None if text is None else DetectiveSAMConfig.from_json(text)
 
 
 def load_detective_sam_weights(

@@ -27,18 +27,16 @@ part under 1.5M parameters.
 
 from __future__ import annotations
 
-import json
-import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
+from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.backbones.lite_medsam import LiteMedSAMConfig
 from engines.backbones.tiny_vit import TinyViTConfig
 from engines.errors import WorkbenchError
+from engines.method_config import MethodConfig
 from engines.registry import lookup
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PERTURBATION_KINDS = ("blur", "noise", "jpeg")
 """What a perturbed stream can be: Gaussian blur, Gaussian noise or JPEG re-compression."""
 FUSED_STREAMS = ("adapted", "original", "first perturbed", "second perturbed")
@@ -91,7 +89,7 @@ class PerturbationConfig:
 
 
 @dataclass(frozen=True)
-class DetectiveSAMConfig:
+class DetectiveSAMConfig(MethodConfig):
     profile: str
     backbone: Literal["sam2", "lite_medsam"]
     input_size: int
@@ -157,30 +155,6 @@ class DetectiveSAMConfig:
     @property
     def coarse_grid(self) -> int:
         return self.prompt_base_resolution // self.coarse_downscale
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> DetectiveSAMConfig:
-        return _dataclass_from_dict(cls, json.loads(text))
-
-
-def _dataclass_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) frozen dataclass from `asdict` output: JSON lists become tuples."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for item in fields(cls):
-        if item.name not in data:
-            continue
-        value, hint = data[item.name], hints[item.name]
-        if is_dataclass(hint) and isinstance(value, dict):
-            value = _dataclass_from_dict(hint, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[item.name] = value
-    return cls(**values)
-
 
 FULL = DetectiveSAMConfig(
     profile="full",

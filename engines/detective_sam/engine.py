@@ -8,13 +8,12 @@ import numpy as np
 import torch
 
 from engines.engine import Engine, RawOutput
-from engines.errors import WeightsError
-from engines.detective_sam.build import build_detective_sam, saved_config
+from engines.detective_sam.build import build_detective_sam
 from engines.detective_sam.config import PROFILES, DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
 from engines.detective_sam.preprocess import prepare_streams
-from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, top_fraction_mean
+from engines.store.model_store import file_sha256, get_store
+from engines.data.tensors import to_original_size, top_fraction_mean
 
 
 class DetectiveSAMEngine(Engine):
@@ -48,21 +47,15 @@ class DetectiveSAMEngine(Engine):
         config: DetectiveSAMConfig = self.config
         store = get_store()
         if config.backbone == "lite_medsam":
-            weights = self.weights_path or self.shipped_weights(self.profile)
-            if weights is None or not weights.is_file():
-                raise WeightsError(
-                    f"No trained Detective SAM adapters at {weights}. Train them with "
-                    "`python -m engines train --engine detective_sam --data DIR --out DIR` "
-                    "or pass --weights."
-                )
+            weights = self.trained_weights()
             backbone = store.path("lite_medsam")
             self._weights_sha256 = {"lite_medsam": file_sha256(backbone), weights.name: file_sha256(weights)}
-            model = build_detective_sam(saved_config(weights) or config, checkpoint=weights,
+            model = build_detective_sam(self.trained_config(weights), checkpoint=weights,
                                         backbone_checkpoint=backbone)
         else:
             weights = self.weights_path or store.path("detective_sam")
             self._weights_sha256 = {weights.name: file_sha256(weights)}
-            model = build_detective_sam(saved_config(weights) or config, checkpoint=weights)
+            model = build_detective_sam(self.trained_config(weights), checkpoint=weights)
         return model.to(self.device).eval()
 
     def _run(self, model: DetectiveSAM, rgb: np.ndarray) -> RawOutput:

@@ -11,7 +11,6 @@ resulting `DetectiveSAMConfig` (read back by `build.saved_config`).
 from __future__ import annotations
 
 import importlib.resources
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 import yaml
 
 from engines.detective_sam.build import (
-    CONFIG_METADATA_KEY,
     build_detective_sam,
     load_detective_sam_weights,
     read_state_dict,
@@ -117,9 +115,8 @@ def import_official_checkpoint(
 ) -> ImportedCheckpoint:
     """Validate and import `checkpoint`; write it to `output` (default: the cache's weights
     folder, `<stem>.safetensors`). `params` defaults to the `<stem>_params.yaml` beside it."""
-    from safetensors.torch import save_file
-
-    from engines.store import file_sha256
+    from engines.store.model_store import file_sha256
+    from engines.store.trained_weights import write_trained_weights
 
     checkpoint = Path(checkpoint)
     params_file = Path(params) if params is not None else params_path_for(checkpoint)
@@ -133,12 +130,6 @@ def import_official_checkpoint(
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     sha256 = file_sha256(checkpoint)
-    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
-    partial = output.with_name(output.name + ".partial")
-    save_file(
-        tensors,
-        str(partial),
-        metadata={CONFIG_METADATA_KEY: config.to_json(), "source_sha256": sha256},
-    )
-    os.replace(partial, output)
+    write_trained_weights(output, "detective_sam", model.state_dict(), config,
+                          extra={"source_sha256": sha256}, half=False)
     return ImportedCheckpoint(output, config, checkpoint, sha256)

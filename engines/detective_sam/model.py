@@ -26,7 +26,7 @@ from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.feature_adapter import FeatureAdapter
 from engines.detective_sam.mask_adapter import MaskAdapter
 from engines.errors import ImageInputError
-from engines.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
+from engines.data.perturb_torch import blur_tensor, jpeg_tensor, noise_tensor
 
 TRAINABLE_PREFIXES = ("adapters.", "mask_adapter.")
 

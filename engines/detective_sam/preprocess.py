@@ -27,7 +27,7 @@ import torch
 
 from engines.detective_sam.config import PerturbationConfig
 from engines.detective_sam.model import DetectiveSAM
-from engines.tensors import to_square_input
+from engines.data.tensors import to_square_input
 
 SEED_MODULUS = 2**31
 

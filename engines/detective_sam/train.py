@@ -1,7 +1,7 @@
 """Training Detective SAM's adapters on a forgery dataset, from cached frozen-encoder features.
 
 The encoder never changes during training, so its features for the three streams are computed
-once per (dataset, configuration) and cached (`engines.feature_cache`); each epoch then runs only
+once per (dataset, configuration) and cached (`engines.training.feature_cache`); each epoch then runs only
 the adapters, the mask adapter and the frozen decoder. The noise stream's noise is drawn once per
 sample when the cache is built (seeded), so it is fixed across epochs.
 
@@ -20,25 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.cached_training import MASKS, CachedSegmentationTrainer, load_square_sample
-from engines.checkpoints import save_weights
-from engines.datasets import ForgeryDataset
-from engines.detective_sam.build import CONFIG_METADATA_KEY, build_detective_sam
+from engines.training.cached import MASKS, CachedSegmentationTrainer, load_square_sample
+from engines.store.trained_weights import write_trained_weights
+from engines.data.datasets import ForgeryDataset
+from engines.detective_sam.build import build_detective_sam
 from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.model import DetectiveSAM
 from engines.errors import WorkbenchError
-from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
-from engines.losses import bce_dice_loss
-from engines.settings import get_settings
-from engines.store import get_store
+from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
+from engines.training.losses import bce_dice_loss
+from engines.store.model_store import get_store
 
 
 def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
                 progress: Callable[[int, int], None] | None = None) -> FeatureCache:
     config = model.config
-    files = [s.image for s in dataset] + [s.mask for s in dataset if s.mask is not None]
-    key = cache_key("detective_sam", config.to_json(), dataset_fingerprint(files), seed)
-    folder = get_settings().cache_dir / "features" / "detective_sam" / key
+    folder = feature_folder("detective_sam", cache_key("detective_sam", config.to_json(), dataset_fingerprint(dataset), seed))
     size = config.input_size
 
     def encode(indices: list[int]) -> dict[str, np.ndarray]:
@@ -68,8 +65,7 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
 
     def export(self, path: Path) -> None:
         """The trained adapters only, fp16, with the configuration in the file's metadata."""
-        save_weights(self.model.trainable_state_dict(), path,
-                     metadata={CONFIG_METADATA_KEY: self.model.config.to_json()}, half=True)
+        write_trained_weights(path, "detective_sam", self.model.trainable_state_dict(), self.model.config)
 
 
 def make_trainer(config: DetectiveSAMConfig, dataset: ForgeryDataset, init_weights: Path | None,

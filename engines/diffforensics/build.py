@@ -17,16 +17,21 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from engines.calibration import METADATA_KEY as CALIBRATION_KEY
-from engines.calibration import Calibration
-from engines.checkpoints import load_weights, save_weights, state_dict_problems
+from engines.store.trained_weights import (
+    config_key,
+    load_weights,
+    read_metadata,
+    state_dict_problems,
+    write_trained_weights,
+)
+from engines.training.calibration import Calibration
 from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.encoder import build_encoder
 from engines.diffforensics.model import STAGE_TRAINABLE, DiffForensics
 from engines.errors import WeightsError
-from engines.store import get_store
+from engines.store.model_store import get_store
 
-CONFIG_KEY = "diffforensics_config"
+CONFIG_KEY = config_key("diffforensics")
 STAGE_KEY = "diffforensics_stage"
 NOISE_KEY = "diffforensics_pretraining_noise"
 """Noise of the stage-1 run a file descends from ("none" without stage 1)."""
@@ -37,7 +42,7 @@ def build_diffforensics(config: DiffForensicsConfig, checkpoint: Path | None = N
     """A DiffForensics in eval mode on the CPU, set up for stage 2 / inference."""
     encoder = build_encoder(config, None)
     if pretrained_encoder and config.encoder_weights is not None:
-        saved = set(weights_metadata_and_keys(checkpoint)[1]) if checkpoint is not None else set()
+        saved = set(saved_keys(checkpoint)) if checkpoint is not None else set()
         if not all(f"encoder.{k}" in saved for k in encoder.state_dict()):
             encoder = build_encoder(config, get_store().path(config.encoder_weights))
     model = DiffForensics(config, encoder).set_stage(2)
@@ -46,12 +51,13 @@ def build_diffforensics(config: DiffForensicsConfig, checkpoint: Path | None = N
     return model.eval()
 
 
-def weights_metadata_and_keys(path: Path) -> tuple[dict[str, str], list[str]]:
+def saved_keys(path: Path) -> list[str]:
+    """The tensor names a weights file holds (without loading them)."""
     if not Path(path).is_file():
         raise WeightsError(f"No DiffForensics weights file at {path}.")
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {}), list(handle.keys())
+            return list(handle.keys())
     except SafetensorError as err:
         raise WeightsError(
             f"{path} is not a safetensors file ({err}); DiffForensics weights are the "
@@ -63,21 +69,12 @@ def save_diffforensics_weights(model: DiffForensics, path: Path, pretraining_noi
                                calibration: Calibration | None = None) -> None:
     """The current stage's trained parameters, fp16, with config, stage, stage-1 noise and (stage
     2) the calibration fitted on the validation split."""
-    tensors = {k: v.contiguous() for k, v in model.trainable_state_dict().items()}
-    metadata = {CONFIG_KEY: model.config.to_json(), STAGE_KEY: str(model.stage), NOISE_KEY: pretraining_noise}
-    if calibration is not None:
-        metadata[CALIBRATION_KEY] = calibration.to_json()
-    save_weights(tensors, path, half=True, metadata=metadata)
-
-
-def saved_config(path: Path) -> DiffForensicsConfig | None:
-    """The configuration stored in a weights file (None for files that predate it)."""
-    text = weights_metadata_and_keys(path)[0].get(CONFIG_KEY)
-    return DiffForensicsConfig.from_json(text) if text else None
+    write_trained_weights(path, "diffforensics", model.trainable_state_dict(), model.config, calibration,
+                          extra={STAGE_KEY: str(model.stage), NOISE_KEY: pretraining_noise})
 
 
 def pretraining_noise_of(path: Path) -> str:
-    return weights_metadata_and_keys(path)[0].get(NOISE_KEY, "unknown")
+    return read_metadata(path).get(NOISE_KEY, "unknown")
 
 
 def load_diffforensics_weights(model: DiffForensics, path: Path, required_prefixes: tuple[str, ...]) -> None:
@@ -86,7 +83,8 @@ def load_diffforensics_weights(model: DiffForensics, path: Path, required_prefix
     Every parameter under `required_prefixes` must be in the file; the file may hold nothing the
     model lacks, and no tensor of another shape.
     """
-    metadata, _ = weights_metadata_and_keys(path)
+    saved_keys(path)  # a clear error for a file that is not safetensors
+    metadata = read_metadata(path)
     saved = json.loads(metadata[CONFIG_KEY]) if CONFIG_KEY in metadata else {}
     for field in ("encoder", "input_size"):
         if field in saved and saved[field] != getattr(model.config, field):
@@ -104,6 +102,6 @@ def load_diffforensics_weights(model: DiffForensics, path: Path, required_prefix
             f"{path} does not fit DiffForensics ({model.config.profile} profile): "
             + "; ".join(problems)
             + ". Use weights trained by this workbench for this profile (stage-1 weights from "
-            "`python -m engines pretrain`, stage-2 weights from `python -m engines train`)."
+            "`python -m engines train --stage pretrain`, stage-2 weights from `python -m engines train`)."
         )
     model.load_state_dict(tensors, strict=False)

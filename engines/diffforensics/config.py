@@ -29,14 +29,14 @@ inference, used as the timestep embedding only (see `model.DiffForensics.forward
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 from engines.diffforensics.efficientnet_lite import VARIANTS as LITE_VARIANTS
 from engines.diffforensics.efficientnet_lite import pyramid_channels
 from engines.diffforensics.simplex import NOISE_KINDS, NoiseKind
 from engines.errors import WorkbenchError
+from engines.method_config import MethodConfig
 from engines.registry import did_you_mean, lookup
 
 ENCODERS = ("segformer", *LITE_VARIANTS)
@@ -96,7 +96,7 @@ class SegformerSpec:
 
 
 @dataclass(frozen=True)
-class DiffForensicsConfig:
+class DiffForensicsConfig(MethodConfig):
     profile: str
     encoder: Literal["segformer", "efficientnet_lite0", "efficientnet_lite2"]
     input_size: int
@@ -142,30 +142,6 @@ class DiffForensicsConfig:
             raise WorkbenchError(f"Unknown noise {self.diffusion.noise!r}; use one of {', '.join(NOISE_KINDS)}.")
         if not 1 <= self.diffusion.fixed_timestep <= self.diffusion.timesteps:
             raise WorkbenchError(f"fixed_timestep must lie in 1..{self.diffusion.timesteps}.")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> DiffForensicsConfig:
-        """The configuration a weights file was trained with (fields it predates keep their
-        defaults), so an engine rebuilds exactly what was trained, `--set` changes included."""
-        data = {k: _tuples(v) for k, v in json.loads(text).items()}
-        diffusion = dict(data.pop("diffusion", {}))
-        if "simplex" in diffusion:
-            diffusion["simplex"] = SimplexConfig(**diffusion["simplex"])
-        segformer, loss = SegformerSpec(**data.pop("segformer", {})), LossConfig(**data.pop("loss", {}))
-        return cls(**data, segformer=segformer, diffusion=DiffusionConfig(**diffusion), loss=loss)
-
-
-def _tuples(value):
-    """JSON lists back to the tuples the frozen configs hold (nested dicts too)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
 
 FULL = DiffForensicsConfig(
     profile="full",

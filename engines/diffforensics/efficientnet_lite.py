@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engines.checkpoints import state_dict_problems
+from engines.store.trained_weights import state_dict_problems
 from engines.errors import WeightsError
 from engines.registry import lookup
 

@@ -13,13 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.diffforensics.config import DiffForensicsConfig, SegformerSpec
 from engines.diffforensics.efficientnet_lite import PYRAMID_STAGES, EfficientNetLite, load_efficientnet_lite
 from engines.errors import WeightsError
-from engines.store import load_state_dict
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from engines.store.model_store import load_state_dict
 
 
 class EfficientNetLiteEncoder(nn.Module):

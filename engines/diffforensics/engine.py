@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.diffforensics.build import build_diffforensics, saved_config
+from engines.diffforensics.build import build_diffforensics
 from engines.diffforensics.config import PROFILES, DiffForensicsConfig
 from engines.diffforensics.model import DiffForensics
 from engines.diffforensics.native import native_forward
-from engines.engine import Engine, RawOutput
-from engines.errors import WeightsError
-from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, to_square_input, top_fraction_mean
+from engines.engine import Engine, RawOutput, TrainingStage
+from engines.store.model_store import file_sha256, get_store
+from engines.data.tensors import to_original_size, to_square_input, top_fraction_mean
 
 EDGE_MAP_NAMES = ("edge_cue_s1", "edge_cue_s2", "edge_cue_s3")
 """Edge-cue maps f_k of the decoder blocks at strides 4, 8 and 16 (finest first)."""
@@ -26,6 +25,8 @@ class DiffForensicsEngine(Engine):
     default_profile = "compact"
     trainer_module = "engines.diffforensics.train"
     trains_on_the_fly = True
+    stages = (TrainingStage("pretrain", "stage 1: denoising pretraining of the decoder on unlabelled photos",
+                            "a folder of real photos", "engines.diffforensics.pretrain", before_main=True),)
     threshold = 0.5
     reading_guide = (
         "DiffForensics is an encoder-decoder whose decoder was first trained to remove "
@@ -40,17 +41,15 @@ class DiffForensicsEngine(Engine):
         "on synthetic forgeries only."
     )
 
+    @classmethod
+    def how_to_train(cls, profile: str) -> str:
+        return (f"`python -m engines train --engine diffforensics --profile {profile} --stage pretrain "
+                "--data PHOTOS --out RUN1` (stage 1), then `python -m engines train --engine diffforensics "
+                f"--profile {profile} --init RUN1/weights.safetensors --data DIR --out RUN2` (stage 2)")
+
     def _build(self) -> DiffForensics:
-        weights = self.weights_path or self.shipped_weights(self.profile)
-        if not weights.is_file():
-            raise WeightsError(
-                f"No trained DiffForensics ({self.profile}) weights at {weights}. Train them: "
-                "`python -m engines pretrain --photos DIR --out RUN1` (stage 1), then "
-                "`python -m engines train --engine diffforensics --profile "
-                f"{self.profile} --init RUN1/weights.safetensors --data DIR --out RUN2` "
-                "(stage 2), or pass --weights."
-            )
-        config = saved_config(weights) or self.config
+        weights = self.trained_weights()
+        config = self.trained_config(weights)
         model = build_diffforensics(config, checkpoint=weights)
         self._weights_sha256 = {weights.name: file_sha256(weights)}
         if config.encoder_weights is not None:

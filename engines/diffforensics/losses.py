@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from engines.diffforensics.config import LossConfig
 from engines.diffforensics.model import DiffForensicsOutput
-from engines.losses import dice_loss
+from engines.training.losses import dice_loss
 
 
 def denoising_loss(predicted: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,6 @@ their crops, timesteps spread evenly over 1..T and seeded noise (predicting ε̂
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -26,9 +25,11 @@ from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.diffusion import NoiseSchedule
 from engines.diffforensics.losses import denoising_loss
 from engines.diffforensics.model import TRAINING_MEMORY_FORMAT, DiffForensics
-from engines.diffforensics.simplex import NoiseKind
+from engines.errors import WorkbenchError
 from engines.forge.photos import load_photo, scan_photos, square_crop
 
+CROPS_PER_EPOCH = 512
+"""Pretraining crops per epoch unless `--samples-per-epoch` says otherwise."""
 PHOTO_SHORT_SIDE = 768
 VALIDATION_CROPS = 32
 
@@ -64,9 +65,9 @@ class PhotoCrops:
 
 
 class PretrainTrainer:
-    """Implements `engines.training.Trainer` for stage 1."""
+    """Implements `engines.training.loop.Trainer` for stage 1."""
 
-    def __init__(self, model: DiffForensics, photos: PhotoCrops, crops_per_epoch: int = 512,
+    def __init__(self, model: DiffForensics, photos: PhotoCrops, crops_per_epoch: int = CROPS_PER_EPOCH,
                  batch_size: int = 8, seed: int = 0) -> None:
         self.model = model
         self.photos = photos
@@ -117,10 +118,15 @@ class PretrainTrainer:
         save_diffforensics_weights(self.model, path, self.model.config.diffusion.noise)
 
 
-def make_pretrainer(config: DiffForensicsConfig, photos_dir: Path, noise: NoiseKind,
-                    crops_per_epoch: int, batch_size: int, seed: int,
-                    progress: Callable[[int, int], None] | None = None) -> PretrainTrainer:
-    config = replace(config, diffusion=replace(config.diffusion, noise=noise))
+def make_stage_trainer(config: DiffForensicsConfig, photos_dir: Path, init_weights: Path | None, batch_size: int,
+                       seed: int, crops_per_epoch: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> PretrainTrainer:
+    """`train --engine diffforensics --stage pretrain --data PHOTOS`: the forward process's noise
+    is the configuration's (`--set diffusion.noise=gaussian`: the vanilla-DDPM ablation)."""
+    if init_weights is not None:
+        raise WorkbenchError("DiffForensics pretraining starts from the pretrained encoder and a new "
+                             "decoder: it takes no initial weights.")
+    crops_per_epoch = crops_per_epoch or CROPS_PER_EPOCH
     torch.manual_seed(seed)
     model = build_diffforensics(config).set_stage(1).train().to(memory_format=TRAINING_MEMORY_FORMAT)
     photos = PhotoCrops(Path(photos_dir), config.input_size, progress)

@@ -1,17 +1,17 @@
 """Stage 2: multi-task fine-tuning of encoder and decoder on a forgery dataset.
 
 The encoder is trained in this stage, so its features cannot be cached; what is cached
-(`engines.feature_cache`) is the decoded dataset at the model's input size: images resized to
+(`engines.training.feature_cache`) is the decoded dataset at the model's input size: images resized to
 S × S (as at inference), masks resized by area coverage, and image labels. Each epoch shuffles the
 training split and flips a random half of each batch horizontally. Loss: `losses.diffforensics_loss`
 (the paper's L_seg + L_edg + L_clf with its weights); timestep embedding fixed at t_f.
 
 Data: a dataset folder (decoded once into an input cache, a held-out split) or a
 `ForgeSource` (forge v2 samples made on the fly inside the run, at their own pixel grid, with
-held-out photos for validation). Export fits the calibration (`engines.calibration`) on the
+held-out photos for validation). Export fits the calibration (`engines.training.calibration`) on the
 validation samples and stores it with the weights.
 
-Initialisation (`init_weights`): a stage-1 file (`python -m engines pretrain`: decoder and
+Initialisation (`init_weights`): a stage-1 file (`python -m engines train --stage pretrain`: decoder and
 timestep embedding), or a stage-2 file (e.g. the shipped weights, to adapt them to new data).
 Without one the decoder starts from random values (the "no pretraining" ablation).
 """
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from engines.calibration import fit_calibration
-from engines.datasets import ForgeryDataset
+from engines.training.calibration import fit_calibration
+from engines.data.datasets import ForgeryDataset
 from engines.diffforensics.build import (
     build_diffforensics,
     load_diffforensics_weights,
@@ -37,20 +37,18 @@ from engines.diffforensics.build import (
 from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.losses import diffforensics_loss
 from engines.diffforensics.model import PRETRAINED_PREFIXES, TRAINING_MEMORY_FORMAT, DiffForensics
-from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
+from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
+from engines.training.split import VALIDATION_FRACTION, held_out_split
 from engines.forge.stream import ForgeSource, collate
-from engines.metrics import ImageMetrics, pixel_scores
-from engines.settings import get_settings
-from engines.tensors import mask_to_square, to_square_input, top_fraction_mean
+from engines.evaluation.metrics import ImageMetrics, pixel_scores
+from engines.data.tensors import mask_to_square, to_square_input, top_fraction_mean
 
 IMAGES, MASKS, LABELS = "images", "masks", "tampered"
 
 
 def build_input_cache(dataset: ForgeryDataset, size: int,
                       progress: Callable[[int, int], None] | None = None) -> FeatureCache:
-    files = [s.image for s in dataset] + [s.mask for s in dataset if s.mask is not None]
-    key = cache_key("diffforensics_inputs", size, dataset_fingerprint(files))
-    folder = get_settings().cache_dir / "features" / "diffforensics" / key
+    folder = feature_folder("diffforensics", cache_key("diffforensics_inputs", size, dataset_fingerprint(dataset)))
 
     def encode(indices: list[int]) -> dict[str, np.ndarray]:
         images, masks, labels = [], [], []
@@ -67,7 +65,7 @@ def build_input_cache(dataset: ForgeryDataset, size: int,
 
 
 class DiffForensicsTrainer:
-    """Implements `engines.training.Trainer`: the loss, validation, calibration and export shared
+    """Implements `engines.training.loop.Trainer`: the loss, validation, calibration and export shared
     by both data sources; subclasses say where batches and validation samples come from."""
 
     def __init__(self, model: DiffForensics, batch_size: int, pretraining_noise: str) -> None:
@@ -143,13 +141,11 @@ class CachedDiffForensicsTrainer(DiffForensicsTrainer):
     """On a dataset folder, decoded once into the input cache, with a held-out split."""
 
     def __init__(self, model: DiffForensics, cache: FeatureCache, batch_size: int = 8,
-                 validation_fraction: float = 0.1, seed: int = 0, pretraining_noise: str = "none") -> None:
+                 validation_fraction: float = VALIDATION_FRACTION, seed: int = 0, pretraining_noise: str = "none") -> None:
         super().__init__(model, batch_size, pretraining_noise)
         self.cache = cache
-        order = np.random.default_rng(seed).permutation(len(cache))
-        n_val = int(round(len(cache) * validation_fraction))
-        self.validation_indices = sorted(order[:n_val].tolist())
-        self.train_indices = np.asarray(sorted(order[n_val:].tolist()))
+        train, self.validation_indices = held_out_split(len(cache), seed, validation_fraction)
+        self.train_indices = np.asarray(train)
 
     def plan(self, generator: torch.Generator) -> list[tuple[list[int], list[bool]]]:
         """(sorted sample indices, horizontal flip per sample) for each batch of the epoch."""

@@ -29,6 +29,10 @@ class DiffusersInpainter:
     @classmethod
     def load(cls, model: str | Path) -> DiffusersInpainter:
         import torch
+
+        from engines import torchvision_compat
+
+        torchvision_compat.install()  # before diffusers imports torchvision (see that module)
         from diffusers import AutoPipelineForInpainting
 
         from engines.device import best_device

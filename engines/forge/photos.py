@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from engines.errors import ImageInputError, WorkbenchError
-from engines.imageio import load_image
+from engines.data.imageio import load_image
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 MIN_UPSCALE_FRACTION = 0.5

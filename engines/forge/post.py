@@ -1,6 +1,6 @@
 """The global post-processing drawn per sample (the same distribution for authentic and forged).
 
-Chains come from `engines.perturb`. A quarter of the samples get none; the others get one or two
+Chains come from `engines.data.perturb`. A quarter of the samples get none; the others get one or two
 of resize / blur / noise, and JPEG (always last, as an upload would) with probability 0.6.
 Resizing uses `restore=True` (down, then back to the original size with the same interpolation),
 so outputs keep `--size` and masks stay exactly aligned while the resampling loss remains.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.perturb import Chain, Perturbation
+from engines.data.perturb import Chain, Perturbation
 
 NO_POST_PROBABILITY = 0.25
 JPEG_PROBABILITY = 0.6

@@ -11,7 +11,6 @@ diffusers inpainting pipeline (`inpaint_pipeline.py`) on the same crop instead.
 from __future__ import annotations
 
 import functools
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -29,14 +28,6 @@ ALIGN = 8
 MAX_WINDOW = 224
 """Side of the window the regenerated region is drawn in (plus the crop margin: TAEF2 sees at
 most about 256 × 256 pixels)."""
-
-
-class Regenerator(Protocol):
-    name: str
-
-    def __call__(self, crop: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """Re-synthesise `crop` (uint8, sides multiples of 8) inside `mask`; returns (crop, params)."""
-        ...
 
 
 def regenerate(target: np.ndarray, ctx: EditContext) -> Edit:

@@ -1,4 +1,4 @@
-"""Writing a forged dataset in the benchmark layout (read back by `engines.datasets.open_dataset`).
+"""Writing a forged dataset in the benchmark layout (read back by `engines.data.datasets.open_dataset`).
 
 ```
 OUT/tampered/<stem>.png    forged images after post-processing (lossless PNG)

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.ifdl_vlm.config import IFDLConfig, get_config
 from engines.ifdl_vlm.model import IFDLStage1
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-"""SAM's pixel statistics (123.675/255 …): SAM ViT-H normalises its input with them."""
 
 
 def build_vision(config: IFDLConfig, vision_source: str | Path | None = None):

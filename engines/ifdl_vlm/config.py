@@ -16,12 +16,12 @@ stage-1 CLIP (frozen, penultimate layer, patch tokens average-pooled to 4×4 = 1
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from engines.backbones.lite_medsam import LiteMedSAMConfig
 from engines.backbones.tiny_vit import TinyViTConfig
+from engines.method_config import MethodConfig
 from engines.registry import lookup
 
 CLASS_NAMES = ("real", "fully synthetic", "tampered")
@@ -76,7 +76,7 @@ class ExplainerConfig:
 
 
 @dataclass(frozen=True)
-class IFDLConfig:
+class IFDLConfig(MethodConfig):
     profile: str
     vision: VisionConfig
     explainer: ExplainerConfig
@@ -88,9 +88,6 @@ class IFDLConfig:
     classifier_hidden: int = 512
     prompt_dim: int = 256
     prompt_heads: int = 8
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 FULL = IFDLConfig(

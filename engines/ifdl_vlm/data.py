@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from engines.datasets import ForgeryDataset, Sample, open_dataset
+from engines.data.datasets import ForgeryDataset, Sample, open_dataset
 from engines.errors import DatasetError
 from engines.ifdl_vlm.teacher import FULLY_SYNTHETIC_EDIT
 
@@ -63,7 +63,7 @@ def add_fully_synthetic(source: Path, out_dir: Path, every: int = 2, limit: int 
     `ForgeryDataset.subset`), with every `every`-th authentic photo replaced by its regenerated
     version (see the module docstring)."""
     from engines.backbones.taef2 import load_taef2
-    from engines.imageio import load_image
+    from engines.data.imageio import load_image
 
     dataset = open_dataset(source).subset(limit)
     autoencoder = load_taef2()
@@ -91,9 +91,3 @@ def add_fully_synthetic(source: Path, out_dir: Path, every: int = 2, limit: int 
     return open_dataset(out_dir, extra_roots=[dataset.root])
 
 
-def held_out_indices(count: int, seed: int, validation_fraction: float = 0.1) -> tuple[list[int], list[int]]:
-    """(train, validation) sample indices: the split `CachedSegmentationTrainer` makes, so both
-    stages hold out the same samples."""
-    order = np.random.default_rng(seed).permutation(count)
-    n_val = int(round(count * validation_fraction))
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())

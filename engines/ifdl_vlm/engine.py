@@ -5,29 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from engines.engine import Engine, RawOutput
-from engines.errors import WeightsError
+from engines.engine import Engine, RawOutput, TrainingStage
 from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, TAMPERED_CLASS, IFDLConfig
 from engines.ifdl_vlm.evidence import measure_evidence
-from engines.ifdl_vlm.explainer import Explainer
-from engines.ifdl_vlm.model import IFDLStage1
+from engines.ifdl_vlm.model import IFDLVLMModel
 from engines.ifdl_vlm.teacher import evidence_prompt, split_sections
-from engines.ifdl_vlm.weights import TRAINING_COMMANDS, load_part, split_weights
-from engines.store import file_sha256, get_store
-from engines.tensors import to_original_size, to_square_input
+from engines.ifdl_vlm.weights import load_part, split_weights, training_commands
+from engines.store.model_store import file_sha256, get_store
+from engines.data.tensors import to_original_size, to_square_input
 
 REAL_CLASS = CLASS_NAMES.index("real")
-
-
-class IFDLVLMModel(torch.nn.Module):
-    """Stage 1 and, when its weights were trained, the stage-2 explainer."""
-
-    def __init__(self, stage1: IFDLStage1, explainer: Explainer | None) -> None:
-        super().__init__()
-        self.stage1 = stage1
-        self.explainer = explainer
 
 
 def flag_incomplete(text: str) -> str:
@@ -48,6 +36,8 @@ class IFDLVLMEngine(Engine):
     trainer_module = "engines.ifdl_vlm.train"
     threshold = 0.5
     writes_explanations = True
+    stages = (TrainingStage("explainer", "stage 2: the explanation model, on top of stage-1 weights given as the "
+                            "initial weights", "a dataset made by the forge", "engines.ifdl_vlm.explainer_train"),)
     reading_guide = (
         "IFDL-VLM first classifies the whole image as real, fully synthetic or tampered, and only "
         "an image classified tampered gets a mask (so a wrong class means no mask at all). The "
@@ -67,18 +57,16 @@ class IFDLVLMEngine(Engine):
             return None
         return super().shipped_weights(profile)
 
+    @classmethod
+    def how_to_train(cls, profile: str) -> str:
+        return training_commands(profile)
+
     def _build(self) -> IFDLVLMModel:
         from engines.ifdl_vlm.explainer_train import load_explainer
         from engines.ifdl_vlm.train import load_stage1
 
-        config: IFDLConfig = self.config
-        weights = self.weights_path or self.shipped_weights(self.profile)
-        if weights is None or not weights.is_file():
-            raise WeightsError(
-                f"No trained IFDL-VLM weights for the {self.profile} profile"
-                f"{f' at {weights}' if weights else ''}. Train them with {TRAINING_COMMANDS}, "
-                "or pass --weights."
-            )
+        weights = self.trained_weights()
+        config: IFDLConfig = self.trained_config(weights)
         _, explainer_tensors = split_weights(weights)
         store = get_store()
         self._weights_sha256 = {config.sam: file_sha256(store.path(config.sam)), weights.name: file_sha256(weights)}

@@ -3,7 +3,7 @@
 V is the vision encoder, x the normalised image tensor, M the binarised mask (all ones without a
 mask), applied to the normalised tensor as in the authors' code. Unlike their inference (which
 crops the image but stretches the mask), the image and the mask are resized to the square input
-the same way here (`engines.tensors`), so they stay aligned on non-square images.
+the same way here (`engines.data.tensors`), so they stay aligned on non-square images.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engines.tensors import mask_to_square, to_square_input
+from engines.data.tensors import mask_to_square, to_square_input
 
 
 def aligned_square_inputs(rgb: np.ndarray, mask: np.ndarray | None, size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from engines.classic.content import grey
 from engines.classic.ela import error_levels
-from engines.classic.noise import _fitting_block, grid_to_image, local_noise_sigma
+from engines.classic.noise import fitting_block, grid_to_image, local_noise_sigma
 from engines.forge.meta import region_summary
 
 ELA_QUALITIES = (90,)
@@ -61,7 +61,7 @@ def _inside_outside(values: np.ndarray, mask: np.ndarray | None, name: str) -> d
 
 def cue_levels(rgb: np.ndarray, mask: np.ndarray | None) -> dict[str, float]:
     """Noise sigma and ELA error level (grey levels) inside vs outside `mask`."""
-    block = _fitting_block(NOISE_BLOCK, rgb.shape[:2])
+    block = fitting_block(NOISE_BLOCK, rgb.shape[:2])
     sigma = grid_to_image(local_noise_sigma(grey(rgb), block), block, rgb.shape[:2])
     ela = error_levels(rgb, ELA_QUALITIES, ELA_SMOOTH_SIGMA)
     return {**_inside_outside(sigma, mask, "noise_sigma"), **_inside_outside(ela, mask, "ela")}

@@ -3,7 +3,7 @@
 The stage-1 vision encoder is frozen, so each sample's region-aware patch features (with its true
 mask, α from the config) are cached once, together with its evidence prompt and teacher text
 (`teacher.py`, from the forge metadata and the evidence measured on the true mask) in a JSON file
-beside the cache. The held-out split is stage 1's (`data.held_out_indices`), so the explanation
+beside the cache. The held-out split is stage 1's (`engines.training.split`), so the explanation
 evaluation runs on samples neither stage trained on. An epoch is `samples_per_epoch` shuffled
 training samples (the whole set is too slow for a CPU epoch).
 """
@@ -17,19 +17,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.checkpoints import _atomic_write
-from engines.datasets import ForgeryDataset
-from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
+from engines.store.trained_weights import atomic_write, read_trained_config
+from engines.data.datasets import ForgeryDataset, open_dataset
+from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
+from engines.errors import WorkbenchError
 from engines.ifdl_vlm.config import CLASS_NAMES, IFDLConfig
-from engines.ifdl_vlm.data import held_out_indices, sample_class, sample_meta
+from engines.ifdl_vlm.data import sample_class, sample_meta
+from engines.training.split import held_out_split
 from engines.ifdl_vlm.evidence import measure_evidence
 from engines.ifdl_vlm.explainer import Explainer, load_language_model
 from engines.ifdl_vlm.model import IFDLStage1
 from engines.ifdl_vlm.teacher import evidence_prompt, teacher_text
 from engines.ifdl_vlm.train import load_stage1
 from engines.ifdl_vlm.weights import save_ifdl_weights
-from engines.settings import get_settings
-from engines.store import file_sha256, get_store
+from engines.store.model_store import file_sha256, get_store
 
 FEATURES = "patch_features"
 VALIDATION_SAMPLES = 16
@@ -40,10 +41,9 @@ def build_explainer_cache(stage1: IFDLStage1, stage1_weights: Path, dataset: For
                           progress: Callable[[int, int], None] | None = None) -> tuple[FeatureCache, list[dict]]:
     """Cached features and, per sample, {"prompt", "answer", "evidence"}."""
     config = stage1.config
-    files = [s.image for s in dataset] + [s.mask for s in dataset if s.mask is not None]
     key = cache_key("ifdl_vlm_explainer", config.to_json(), file_sha256(stage1_weights),
-                    dataset_fingerprint(files))
-    folder = get_settings().cache_dir / "features" / "ifdl_vlm_explainer" / key
+                    dataset_fingerprint(dataset))
+    folder = feature_folder("ifdl_vlm_explainer", key)
     texts_file = folder.with_name(f"{key}.texts.json")
     texts: dict[int, dict] = {}
 
@@ -64,12 +64,12 @@ def build_explainer_cache(stage1: IFDLStage1, stage1_weights: Path, dataset: For
     cache = FeatureCache.build(folder, len(dataset), encode, progress=progress, meta={"dataset": str(dataset.root)})
     if texts:
         ordered = [texts[i] for i in range(len(dataset))]
-        _atomic_write(texts_file, lambda tmp: Path(tmp).write_text(json.dumps(ordered)))
+        atomic_write(texts_file, lambda tmp: Path(tmp).write_text(json.dumps(ordered)))
     return cache, json.loads(texts_file.read_text())
 
 
 class ExplainerTrainer:
-    """Implements `engines.training.Trainer` for the explainer."""
+    """Implements `engines.training.loop.Trainer` for the explainer."""
 
     def __init__(self, stage1: IFDLStage1, stage1_weights: Path, explainer: Explainer, cache: FeatureCache,
                  texts: list[dict], batch_size: int, seed: int, samples_per_epoch: int | None) -> None:
@@ -80,7 +80,7 @@ class ExplainerTrainer:
         self.texts = texts
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
-        train, validation = held_out_indices(len(cache), seed)
+        train, validation = held_out_split(len(cache), seed)
         self.train_indices = np.asarray(train)
         self.validation_indices = validation
 
@@ -119,9 +119,17 @@ def load_explainer(config: IFDLConfig, vision_dim: int) -> Explainer:
     return Explainer(config.explainer, vision_dim, language_model, tokenizer)
 
 
-def make_explainer_trainer(config: IFDLConfig, dataset: ForgeryDataset, stage1_weights: Path, batch_size: int,
-                           seed: int, samples_per_epoch: int | None,
-                           progress: Callable[[int, int], None] | None = None) -> ExplainerTrainer:
+def make_stage_trainer(config: IFDLConfig, data: Path, stage1_weights: Path | None, batch_size: int,
+                       seed: int, samples_per_epoch: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> ExplainerTrainer:
+    """`train --engine ifdl_vlm --stage explainer --data DIR --init STAGE1`: `config` is the
+    profile's; stage 1 is built with the configuration its weights were trained with (`train --set`
+    changes included), which the exported file then carries on."""
+    if stage1_weights is None:
+        raise WorkbenchError("The IFDL-VLM explainer is trained on top of stage-1 weights: pass them as the "
+                             "initial weights (`--init RUN1/weights.safetensors`, or `--init shipped`).")
+    dataset = open_dataset(data)
+    config = read_trained_config(stage1_weights, "ifdl_vlm", IFDLConfig) or config
     stage1 = load_stage1(config, stage1_weights).eval()
     cache, texts = build_explainer_cache(stage1, stage1_weights, dataset, progress)
     explainer = load_explainer(config, config.vision.hidden_size).train()

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.datasets import ForgeryDataset, open_dataset
+from engines.data.datasets import ForgeryDataset, open_dataset
 from engines.ifdl_vlm.config import CLASS_NAMES
-from engines.ifdl_vlm.data import held_out_indices, sample_class, sample_meta
+from engines.ifdl_vlm.data import sample_class, sample_meta
+from engines.training.split import held_out_split
 from engines.ifdl_vlm.evidence import measure_evidence
 from engines.ifdl_vlm.teacher import SECTIONS, evidence_prompt, split_sections, teacher_text
 
@@ -64,7 +65,7 @@ def section_similarities(embed: SentenceEmbedder, generated: str, reference: str
 def evaluate_explanations(engine: Any, dataset: ForgeryDataset, count: int, seed: int,
                           embed: SentenceEmbedder, oracle: bool) -> dict[str, Any]:
     model = engine.load()
-    _, validation = held_out_indices(len(dataset), seed)
+    _, validation = held_out_split(len(dataset), seed)
     rows = []
     for index in validation[:count]:
         image, mask = dataset.load(index)
@@ -99,7 +100,7 @@ def evaluate_explanations(engine: Any, dataset: ForgeryDataset, count: int, seed
 
 def main(argv: list[str] | None = None) -> int:
     from engines.ifdl_vlm.engine import IFDLVLMEngine
-    from engines.store import get_store
+    from engines.store.model_store import get_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the training dataset (its held-out split is used)")

@@ -1,7 +1,7 @@
 """IFDL-VLM stage 1: a CLIP vision transformer that classifies and prompts a SAM mask decoder.
 
 Inputs are two views of the same image, both resized to squares the same way
-(`engines.tensors.to_square_input`): `clip_images` at the vision input size and, for the frozen SAM
+(`engines.data.tensors.to_square_input`): `clip_images` at the vision input size and, for the frozen SAM
 image encoder, `sam_images` at its input size. Everything below the SAM image encoder trains
 except SAM's prompt encoder: the CLIP model (class token taken before `post_layernorm`), the
 classifier (Linear → ReLU → Linear), the attention prompt module and the mask decoder. The frozen
@@ -10,6 +10,8 @@ image embedding can therefore be cached (`image_embeddings`) and training runs
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,8 +22,10 @@ from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_feature
 from engines.ifdl_vlm.config import CLASS_NAMES, CLIP_MEAN, CLIP_STD, TAMPERED_CLASS, IFDLConfig
 from engines.ifdl_vlm.prompt_module import AttentionPromptModule
 
+if TYPE_CHECKING:
+    from engines.ifdl_vlm.explainer import Explainer
+
 TRAINABLE_PREFIXES = ("vision.", "classifier.", "prompt_module.", "mask_decoder.")
-FROZEN_PREFIXES = ("image_encoder.", "prompt_encoder.")
 
 
 class IFDLStage1(nn.Module):
@@ -130,3 +134,12 @@ class IFDLStage1(nn.Module):
             logits = self.segment(embeddings, patches[tampered], class_logits[tampered])
             masks[tampered] = torch.sigmoid(logits)
         return probabilities, masks
+
+
+class IFDLVLMModel(nn.Module):
+    """Stage 1 and, when its weights were trained, the stage-2 explainer: what the engine runs."""
+
+    def __init__(self, stage1: IFDLStage1, explainer: Explainer | None) -> None:
+        super().__init__()
+        self.stage1 = stage1
+        self.explainer = explainer

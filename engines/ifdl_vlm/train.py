@@ -1,7 +1,7 @@
 """IFDL-VLM stage 1 training from cached frozen SAM image embeddings.
 
 The SAM image encoder never changes, so its embedding of every sample is computed once and cached
-(`engines.feature_cache`) with the square model input, the square mask and the class. Each step
+(`engines.training.feature_cache`) with the square model input, the square mask and the class. Each step
 then runs CLIP, the classifier and the prompt module on all images of the batch, and the mask
 decoder only on the tampered ones. Loss: CE (3 classes) + BCE + Dice (weights 1, 1, 1), the mask
 terms only on tampered samples, as in the authors' code, except that BCE weighs tampered pixels
@@ -18,17 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engines.cached_training import MASKS, Batch, CachedSegmentationTrainer, load_square_sample
-from engines.datasets import ForgeryDataset
-from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
+from engines.training.cached import MASKS, Batch, CachedSegmentationTrainer, load_square_sample
+from engines.data.datasets import ForgeryDataset
+from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
 from engines.ifdl_vlm.build import build_stage1
 from engines.ifdl_vlm.config import TAMPERED_CLASS, IFDLConfig
 from engines.ifdl_vlm.data import sample_class
 from engines.ifdl_vlm.model import IFDLStage1
 from engines.ifdl_vlm.weights import load_part, save_ifdl_weights, split_weights
-from engines.losses import bce_dice_loss
-from engines.settings import get_settings
-from engines.store import get_store
+from engines.training.losses import bce_dice_loss
+from engines.store.model_store import get_store
 
 CLIP_IMAGES = "clip_images"
 EMBEDDINGS = "image_embeddings"
@@ -45,9 +44,7 @@ def square_inputs(rgb_square: torch.Tensor, size: int) -> torch.Tensor:
 
 def build_cache(model: IFDLStage1, dataset: ForgeryDataset, progress: Callable[[int, int], None] | None = None) -> FeatureCache:
     config = model.config
-    files = [s.image for s in dataset] + [s.mask for s in dataset if s.mask is not None]
-    key = cache_key("ifdl_vlm", config.to_json(), dataset_fingerprint(files))
-    folder = get_settings().cache_dir / "features" / "ifdl_vlm" / key
+    folder = feature_folder("ifdl_vlm", cache_key("ifdl_vlm", config.to_json(), dataset_fingerprint(dataset)))
 
     def encode(indices: list[int]) -> dict[str, np.ndarray]:
         images, masks = zip(*(load_square_sample(dataset, i, config.sam_input_size) for i in indices), strict=True)

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import torch
 
-from engines.checkpoints import load_weights, save_weights, state_dict_problems
+from engines.store.trained_weights import load_weights, state_dict_problems, write_trained_weights
 from engines.errors import WeightsError
 from engines.ifdl_vlm.config import IFDLConfig
 
 STAGE1_PREFIX = "stage1."
 EXPLAINER_PREFIX = "explainer."
-CONFIG_METADATA_KEY = "ifdl_vlm_config"
-TRAINING_COMMANDS = (
-    "`python -m engines train --engine ifdl_vlm --data DIR --out RUN1` (stage 1), then "
-    "`python -m engines train-explainer --data DIR --stage1 RUN1/weights.safetensors --out RUN2` "
-    "(stage 2)"
-)
+
+
+def training_commands(profile: str = "compact") -> str:
+    """How IFDL-VLM's weights are trained: stage 1, then the explainer on top of it."""
+    return (f"`python -m engines train --engine ifdl_vlm --profile {profile} --data DIR --out RUN1` (stage 1), "
+            f"then `python -m engines train --engine ifdl_vlm --profile {profile} --stage explainer --data DIR "
+            "--init RUN1/weights.safetensors --out RUN2` (stage 2)")
 
 
 def save_ifdl_weights(path: Path, config: IFDLConfig, stage1: dict[str, torch.Tensor],
@@ -30,19 +31,19 @@ def save_ifdl_weights(path: Path, config: IFDLConfig, stage1: dict[str, torch.Te
     """fp16, with the profile's configuration in the metadata."""
     tensors = {STAGE1_PREFIX + k: v for k, v in stage1.items()}
     tensors.update({EXPLAINER_PREFIX + k: v for k, v in (explainer or {}).items()})
-    save_weights(tensors, path, metadata={CONFIG_METADATA_KEY: config.to_json()}, half=True)
+    write_trained_weights(path, "ifdl_vlm", tensors, config)
 
 
 def split_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(stage-1 tensors, explainer tensors) without their prefixes; the latter may be empty."""
     if not Path(path).is_file():
-        raise WeightsError(f"No IFDL-VLM weights at {path}. Train them with {TRAINING_COMMANDS}.")
+        raise WeightsError(f"No IFDL-VLM weights at {path}. Train them with {training_commands()}.")
     tensors = load_weights(Path(path))
     stage1 = {k[len(STAGE1_PREFIX):]: v for k, v in tensors.items() if k.startswith(STAGE1_PREFIX)}
     explainer = {k[len(EXPLAINER_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXPLAINER_PREFIX)}
     if not stage1:
         raise WeightsError(f"{path} holds no IFDL-VLM stage-1 weights (keys 'stage1.*'). "
-                           f"Train them with {TRAINING_COMMANDS}.")
+                           f"Train them with {training_commands()}.")
     return stage1, explainer
 
 

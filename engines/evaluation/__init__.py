@@ -1,0 +1,1 @@
+"""Evaluation on a dataset: metrics, per-image tables, robustness sweeps and the perturbation grid."""

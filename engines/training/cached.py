@@ -1,0 +1,105 @@
+"""The part of training that is the same for every engine trained on cached frozen features.
+
+A subclass says how cached tensors become the model's output (`forward`), which loss to use
+(`loss_fn`), which maps to validate (`validation_maps`, default: the output itself as logits) and
+what to ship (`export`); the held-out split, the shuffled and seeded batches and the validation
+pass live here once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engines.data.datasets import ForgeryDataset
+from engines.training.feature_cache import FeatureCache
+from engines.evaluation.metrics import pixel_scores
+from engines.data.tensors import mask_to_square, to_square_input
+from engines.training.split import VALIDATION_FRACTION, held_out_split
+
+MASKS = "target_mask"
+"""Cache key of the square training masks."""
+
+
+def load_square_sample(dataset: ForgeryDataset, index: int, size: int) -> tuple[torch.Tensor, np.ndarray]:
+    """One sample as a 1×3×size×size input in [0, 1] and a 1×size×size bool mask (empty if authentic)."""
+    image, mask = dataset.load(index)
+    square = mask_to_square(mask, size) if mask is not None else np.zeros((size, size), bool)
+    return to_square_input(image.rgb, size), square[None]
+
+
+Batch = tuple[list[int], int]
+"""Sample indices of one step and the seed of any noise the model draws in it."""
+
+VALIDATION_NOISE_SEED = 0
+
+
+class CachedSegmentationTrainer(ABC):
+    """Implements `engines.training.loop.Trainer` on a feature cache, with a held-out split.
+
+    Each step gets a fresh noise seed drawn from the epoch's generator, so a model that samples
+    noise (CLUE's rectified-flow noising) sees many draws and stays reproducible on resume.
+    """
+
+    def __init__(self, model: torch.nn.Module, cache: FeatureCache, batch_size: int = 8,
+                 validation_fraction: float = VALIDATION_FRACTION, seed: int = 0) -> None:
+        self.model = model
+        self.cache = cache
+        self.batch_size = batch_size
+        train, self.validation_indices = held_out_split(len(cache), seed, validation_fraction)
+        self.train_indices = np.asarray(train)
+
+    @abstractmethod
+    def forward(self, tensors: dict[str, torch.Tensor], generator: torch.Generator) -> Any:
+        """The model's output for a batch of cached tensors (without the masks); `generator`
+        seeds any noise the model draws."""
+
+    @abstractmethod
+    def loss_fn(self, output: Any, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    @abstractmethod
+    def export(self, path: Path) -> None: ...
+
+    def validation_maps(self, output: Any) -> dict[str, torch.Tensor]:
+        """B×1×S×S logits to score on held-out data, by name; "val" is the model's own map."""
+        return {"val": output}
+
+    def trainable_module(self) -> torch.nn.Module:
+        return self.model
+
+    def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[Batch]:
+        shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]
+        seeds = torch.randint(0, 2**62, (len(shuffled),), generator=generator).tolist()
+        return [(shuffled[i:i + self.batch_size].tolist(), seeds[i])
+                for i in range(0, len(shuffled), self.batch_size)][skip:]
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        indices, noise_seed = batch
+        tensors = self.cache.batch(indices)
+        target = tensors.pop(MASKS)
+        return self.loss_fn(self.forward(tensors, torch.Generator().manual_seed(noise_seed)), target)
+
+    def validate(self) -> dict[str, float]:
+        """Mean pixel F1 at 0.5 over the held-out tampered samples, per validation map, and the
+        mean IoU of the model's own map."""
+        scores: dict[str, list[float]] = {}
+        self.model.eval()
+        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
+        with torch.inference_mode():
+            for start in range(0, len(self.validation_indices), self.batch_size):
+                tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
+                target = tensors.pop(MASKS).numpy()[:, 0] > 0.5
+                maps = self.validation_maps(self.forward(tensors, generator))
+                for name, logits in maps.items():
+                    for prob, gt in zip(torch.sigmoid(logits).numpy()[:, 0], target, strict=True):
+                        if gt.any():
+                            result = pixel_scores(prob, gt)
+                            scores.setdefault(f"{name}_f1", []).append(result["f1"])
+                            if name == "val":
+                                scores.setdefault("val_iou", []).append(result["iou"])
+        self.model.train()
+        return {name: float(np.mean(values)) for name, values in scores.items()}
