@@ -98,6 +98,11 @@ def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray |
     return Calibration(**{**asdict(calibration), "validation": validation})
 
 
+def calibration_metadata(calibration: Calibration | None) -> dict[str, str]:
+    """The safetensors metadata entry that stores `calibration` beside the weights (empty for none)."""
+    return {} if calibration is None else {METADATA_KEY: calibration.to_json()}
+
+
 def read_calibration(weights: Path) -> Calibration | None:
     """The calibration stored in a safetensors file's metadata; None when it has none."""
     from safetensors import safe_open

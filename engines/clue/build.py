@@ -22,6 +22,7 @@ from torch import nn
 
 from engines.backbones.taef2 import ENCODER_WEIGHT, build_encoder
 from engines.backbones.tiny_vit import TinyViT, TinyViTConfig
+from engines.calibration import Calibration, calibration_metadata
 from engines.checkpoints import load_trainable, save_weights
 from engines.clue.config import CLUEConfig, get_config
 from engines.clue.empty_prompt import PROMPT_TOKENS, empty_prompt_embeddings
@@ -109,10 +110,11 @@ def _sam_encoder(config: CLUEConfig, pretrained: bool) -> nn.Module:
     return encoder
 
 
-def export_weights(model: CLUE, path: Path) -> None:
-    """The trained parts only, fp16, with the configuration in the file's metadata."""
-    save_weights(model.trainable_state_dict(), path,
-                 metadata={CONFIG_METADATA_KEY: model.config.to_json()}, half=True)
+def export_weights(model: CLUE, path: Path, calibration: Calibration | None = None) -> None:
+    """The trained parts only, fp16, with the configuration and the calibration fitted on the
+    validation split in the file's metadata."""
+    save_weights(model.trainable_state_dict(), path, half=True,
+                 metadata={CONFIG_METADATA_KEY: model.config.to_json(), **calibration_metadata(calibration)})
 
 
 def saved_config(path: Path | str) -> CLUEConfig | None:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from engines.cached_training import MASKS, CachedSegmentationTrainer, load_square_sample
+from engines.calibration import calibration_metadata
 from engines.checkpoints import save_weights
 from engines.datasets import ForgeryDataset
 from engines.detective_sam.build import CONFIG_METADATA_KEY, build_detective_sam
@@ -31,6 +32,7 @@ from engines.feature_cache import FeatureCache, cache_key, dataset_fingerprint
 from engines.losses import bce_dice_loss
 from engines.settings import get_settings
 from engines.store import get_store
+from engines.tensors import top_fraction_mean
 
 
 def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
@@ -67,9 +69,11 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
         return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT)
 
     def export(self, path: Path) -> None:
-        """The trained adapters only, fp16, with the configuration in the file's metadata."""
-        save_weights(self.model.trainable_state_dict(), path,
-                     metadata={CONFIG_METADATA_KEY: self.model.config.to_json()}, half=True)
+        """The trained adapters only, fp16, with the configuration and the calibration of the
+        engine's score (the top 1 % of the map) fitted on the validation split in the metadata."""
+        metadata = {CONFIG_METADATA_KEY: self.model.config.to_json(),
+                    **calibration_metadata(self.fit_calibration(top_fraction_mean))}
+        save_weights(self.model.trainable_state_dict(), path, metadata=metadata, half=True)
 
 
 def make_trainer(config: DetectiveSAMConfig, dataset: ForgeryDataset, init_weights: Path | None,

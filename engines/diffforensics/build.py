@@ -17,8 +17,7 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from engines.calibration import METADATA_KEY as CALIBRATION_KEY
-from engines.calibration import Calibration
+from engines.calibration import Calibration, calibration_metadata
 from engines.checkpoints import load_weights, save_weights, state_dict_problems
 from engines.diffforensics.config import DiffForensicsConfig
 from engines.diffforensics.encoder import build_encoder
@@ -64,9 +63,8 @@ def save_diffforensics_weights(model: DiffForensics, path: Path, pretraining_noi
     """The current stage's trained parameters, fp16, with config, stage, stage-1 noise and (stage
     2) the calibration fitted on the validation split."""
     tensors = {k: v.contiguous() for k, v in model.trainable_state_dict().items()}
-    metadata = {CONFIG_KEY: model.config.to_json(), STAGE_KEY: str(model.stage), NOISE_KEY: pretraining_noise}
-    if calibration is not None:
-        metadata[CALIBRATION_KEY] = calibration.to_json()
+    metadata = {CONFIG_KEY: model.config.to_json(), STAGE_KEY: str(model.stage), NOISE_KEY: pretraining_noise,
+                **calibration_metadata(calibration)}
     save_weights(tensors, path, half=True, metadata=metadata)
 
 
