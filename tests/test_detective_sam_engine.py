@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engines.catalog import get_engine
-from engines.store.trained_weights import load_weights
+from engines.store.trained_weights import load_weights, read_calibration
 from engines.data.datasets import open_dataset
 from engines.detective_sam.engine import DetectiveSAMEngine
 from engines.errors import WeightsError
@@ -48,8 +48,12 @@ def test_train_with_a_jpeg_stream_export_and_analyze_with_trained_adapters(tiny_
         after = trainer.model.trainable_state_dict()
         assert any(not (before[k] == after[k]).all() for k in before)
         weights = tmp_path / "run" / "weights.safetensors"
+        trainer.validation_indices = list(range(len(trainer.cache)))  # both classes, to calibrate
         trainer.export(weights)
         assert set(load_weights(weights)) == set(after)
+        calibration = read_calibration(weights)
+        assert calibration is not None and calibration.validation["n_images"] == 8
+        assert 0 < calibration.validation["n_tampered"] < 8
 
         engine = DetectiveSAMEngine(weights=weights, device="cpu")
         rgb = np.asarray(tiny_forge.load(0)[0].rgb)[:150, :, :]
@@ -62,6 +66,8 @@ def test_train_with_a_jpeg_stream_export_and_analyze_with_trained_adapters(tiny_
     assert first.provenance.parameters["perturbed_streams"] == ["blur", "jpeg"]
     assert first.provenance.parameters["jpeg_quality"] == 60
     assert first.provenance.weights[weights.name] and "lite_medsam" in first.provenance.weights
+    assert first.provenance.parameters["threshold"] == calibration.pixel_threshold
+    assert first.score == pytest.approx(calibration.calibrate_score(first.provenance.parameters["raw_score"]))
 
 
 def test_missing_trained_weights_say_how_to_train(tmp_path):

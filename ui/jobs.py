@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.errors import WorkbenchError
+from ui.heavy_work import SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,16 @@ class BackgroundJob:
 
     def _run(self, work: Callable[[JobContext], Any]) -> None:
         result, error = None, None
+        context = JobContext(self)
+
+        def waiting(text: str) -> None:
+            if context.should_stop():
+                raise WorkbenchError("Stopped before it started.")
+            context.report(0, 0, text)
+
         try:
-            result = work(JobContext(self))
+            with SLOTS.hold(waiting):
+                result = work(context)
         except WorkbenchError as exc:
             error = str(exc)
         except Exception as exc:  # a bug: keep the GUI alive, log the traceback, show one line

@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from engines.errors import WorkbenchError
+from ui.heavy_work import HEAVY_WORK, SLOTS, heavy_work_limit
 
 TICK_SECONDS = 0.5
 RUNNING_CLASS = "task-running"
@@ -50,7 +51,8 @@ class Task:
 
     def _run(self, work: Callable[[Callable[[str], None]], Any]) -> None:
         try:
-            self._result = work(self.step)
+            with SLOTS.hold(self.step):
+                self._result = work(self.step)
         except BaseException as error:  # re-raised in the callback's thread by `result`
             self._error = error
 
@@ -131,12 +133,14 @@ def run_with_stop(button: gr.Button, stop: gr.Button, status: gr.HTML, title: st
                   inputs: list, outputs: list, stopped: str = "stopped") -> None:
     """Wire `button` to run the generator `stream` (which updates `status` and `outputs`): a
     "waiting" line appears at once, drawn by the browser itself (no round trip to a busy server),
-    the button is disabled while the work runs, and `stop` cancels it."""
+    the button is disabled while the work runs, and `stop` cancels it. Every such event shares the
+    app's limit on heavy work (`ui.heavy_work`)."""
     waiting = running_line(f"{title} — waiting to start", 0.0)
     button.click(None, None, status, js=f"() => {json.dumps(waiting)}")
     busy = (gr.update(interactive=False), gr.update(interactive=True))
     event = button.click(lambda: busy, None, [button, stop], queue=False).then(
-        stream, inputs, [status, *outputs], show_progress="hidden")
+        stream, inputs, [status, *outputs], show_progress="hidden", concurrency_id=HEAVY_WORK,
+        concurrency_limit=heavy_work_limit())
     event.then(lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [button, stop], queue=False)
     idle = (gr.update(interactive=True), gr.update(interactive=False), stopped_line(f"{title}: {stopped}."))
     stop.click(lambda: idle, None, [button, stop, status], cancels=[event], queue=False)

@@ -23,6 +23,7 @@ from torch import nn
 from engines.backbones.taef2 import ENCODER_WEIGHT, build_encoder
 from engines.backbones.tiny_vit import TinyViT, TinyViTConfig
 from engines.store.trained_weights import load_trainable, read_trained_config, write_trained_weights
+from engines.training.calibration import Calibration
 from engines.clue.config import CLUEConfig, get_config
 from engines.clue.empty_prompt import PROMPT_TOKENS, empty_prompt_embeddings
 from engines.clue.latent_branch import LatentBranch, TextCondition, add_transformer_lora
@@ -108,9 +109,10 @@ def _sam_encoder(config: CLUEConfig, pretrained: bool) -> nn.Module:
     return encoder
 
 
-def export_weights(model: CLUE, path: Path) -> None:
-    """The trained parts only, fp16, with the configuration in the file's metadata."""
-    write_trained_weights(path, "clue", model.trainable_state_dict(), model.config)
+def export_weights(model: CLUE, path: Path, calibration: Calibration | None = None) -> None:
+    """The trained parts only, fp16, with the configuration and the calibration fitted on the
+    validation split in the file's metadata."""
+    write_trained_weights(path, "clue", model.trainable_state_dict(), model.config, calibration)
 
 
 def load_clue_weights(model: CLUE, path: Path) -> None:

@@ -22,7 +22,7 @@ from engines.clue.config import CLUEConfig
 from engines.clue.model import CLUE, CLUEOutput, clue_loss
 from engines.data.datasets import ForgeryDataset
 from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
-from engines.data.tensors import mask_to_square, to_square_input
+from engines.data.tensors import mask_to_square, to_square_input, top_fraction_mean
 
 
 def frozen_signature(config: CLUEConfig) -> dict[str, object]:
@@ -72,7 +72,7 @@ class CLUETrainer(CachedSegmentationTrainer):
         return {"val": output.logits, **{f"val_{name}": logits for name, logits in output.evidence.items()}}
 
     def export(self, path: Path) -> None:
-        export_weights(self.model, path)
+        export_weights(self.model, path, self.fit_calibration(top_fraction_mean))
 
 
 def make_trainer(config: CLUEConfig, dataset: ForgeryDataset, init_weights: Path | None, batch_size: int,

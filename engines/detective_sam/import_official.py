@@ -5,7 +5,7 @@ A release is `<stem>.pth` (the whole module's state dict, raw or under "model") 
 sections) giving `img_size`, `prompt_dim`, `downscale`, `dropout_rate`, `perturbation_type`,
 `perturbation_intensity` and `sam_config_file`. Importing checks that both fit this
 implementation, strict-loads the weights, and writes a safetensors copy whose metadata holds the
-resulting `DetectiveSAMConfig` (read back by `build.saved_config`).
+resulting `DetectiveSAMConfig` (read back by `engines.store.trained_weights.read_trained_config`).
 """
 
 from __future__ import annotations

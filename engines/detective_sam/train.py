@@ -30,6 +30,7 @@ from engines.errors import WorkbenchError
 from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
 from engines.training.losses import bce_dice_loss
 from engines.store.model_store import get_store
+from engines.data.tensors import top_fraction_mean
 
 
 def build_cache(model: DetectiveSAM, dataset: ForgeryDataset, seed: int,
@@ -64,8 +65,10 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
         return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT)
 
     def export(self, path: Path) -> None:
-        """The trained adapters only, fp16, with the configuration in the file's metadata."""
-        write_trained_weights(path, "detective_sam", self.model.trainable_state_dict(), self.model.config)
+        """The trained adapters only, fp16, with the configuration and the calibration of the
+        engine's score (the top 1 % of the map) fitted on the validation split in the metadata."""
+        write_trained_weights(path, "detective_sam", self.model.trainable_state_dict(), self.model.config,
+                              self.fit_calibration(top_fraction_mean))
 
 
 def make_trainer(config: DetectiveSAMConfig, dataset: ForgeryDataset, init_weights: Path | None,

@@ -9,12 +9,14 @@ pass live here once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from engines.training.calibration import Calibration, fit_calibration
 from engines.data.datasets import ForgeryDataset
 from engines.training.feature_cache import FeatureCache
 from engines.evaluation.metrics import pixel_scores
@@ -83,23 +85,47 @@ class CachedSegmentationTrainer(ABC):
         target = tensors.pop(MASKS)
         return self.loss_fn(self.forward(tensors, torch.Generator().manual_seed(noise_seed)), target)
 
+    def _validation_predictions(self):
+        """(validation maps as probabilities, the true mask) of each held-out sample, batch by
+        batch, with the model in eval mode and the validation noise seed."""
+        self.model.eval()
+        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(self.validation_indices), self.batch_size):
+                    tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
+                    target = tensors.pop(MASKS).numpy()[:, 0] > 0.5
+                    maps = self.validation_maps(self.forward(tensors, generator))
+                    probabilities = {name: torch.sigmoid(logits)[:, 0] for name, logits in maps.items()}
+                    for index, truth in enumerate(target):
+                        yield {name: values[index] for name, values in probabilities.items()}, truth
+        finally:
+            self.model.train()
+
     def validate(self) -> dict[str, float]:
         """Mean pixel F1 at 0.5 over the held-out tampered samples, per validation map, and the
         mean IoU of the model's own map."""
         scores: dict[str, list[float]] = {}
-        self.model.eval()
-        generator = torch.Generator().manual_seed(VALIDATION_NOISE_SEED)
-        with torch.inference_mode():
-            for start in range(0, len(self.validation_indices), self.batch_size):
-                tensors = self.cache.batch(self.validation_indices[start:start + self.batch_size])
-                target = tensors.pop(MASKS).numpy()[:, 0] > 0.5
-                maps = self.validation_maps(self.forward(tensors, generator))
-                for name, logits in maps.items():
-                    for prob, gt in zip(torch.sigmoid(logits).numpy()[:, 0], target, strict=True):
-                        if gt.any():
-                            result = pixel_scores(prob, gt)
-                            scores.setdefault(f"{name}_f1", []).append(result["f1"])
-                            if name == "val":
-                                scores.setdefault("val_iou", []).append(result["iou"])
-        self.model.train()
+        for maps, truth in self._validation_predictions():
+            if not truth.any():
+                continue
+            for name, prob in maps.items():
+                result = pixel_scores(prob.numpy(), truth)
+                scores.setdefault(f"{name}_f1", []).append(result["f1"])
+                if name == "val":
+                    scores.setdefault("val_iou", []).append(result["iou"])
         return {name: float(np.mean(values)) for name, values in scores.items()}
+
+    def fit_calibration(self, image_score: Callable[[torch.Tensor], float]) -> Calibration | None:
+        """The pixel threshold and the Platt map of the engine's image score (`image_score` of
+        the model's probability map, as the engine computes it), fitted on the held-out split;
+        None when that split lacks authentic or tampered samples."""
+        heatmaps, masks, scores, labels = [], [], [], []
+        for maps, truth in self._validation_predictions():
+            heatmaps.append(maps["val"].numpy())
+            masks.append(truth if truth.any() else None)
+            scores.append(image_score(maps["val"]))
+            labels.append(bool(truth.any()))
+        if not 0 < sum(labels) < len(labels):
+            return None
+        return fit_calibration(heatmaps, masks, scores, labels)
