@@ -148,9 +148,35 @@ class Engine(ABC):
             self.calibration = None
 
     def _read_calibration(self) -> Calibration | None:
-        """The calibration stored with the trained weights in use (`engines.training.calibration`)."""
+        """The calibration stored with the trained weights in use (`engines.store.trained_weights`)."""
+        from engines.store.trained_weights import read_calibration
+
         weights = self.weights_path or self.shipped_weights(self.profile)
         return read_calibration(weights) if weights is not None and weights.is_file() else None
+
+    def trained_weights(self) -> Path:
+        """The trained weights to load (`weights=`, else the shipped file), or the one error that
+        says there are none yet and how to train them."""
+        weights = self.weights_path or self.shipped_weights(self.profile)
+        if weights is None or not weights.is_file():
+            where = f" at {weights}" if weights is not None else ""
+            raise WeightsError(
+                f"No trained {self.title} weights for the {self.profile} profile{where}. "
+                f"Train them with {self.how_to_train(self.profile)}, or pass --weights."
+            )
+        return weights
+
+    @classmethod
+    def how_to_train(cls, profile: str) -> str:
+        """The command(s) that train this engine's weights (engines trained in stages override it)."""
+        return f"`python -m engines train --engine {cls.name} --profile {profile} --data DIR --out RUN`"
+
+    def trained_config(self, weights: Path) -> Any:
+        """The configuration `weights` were trained with (`--set` changes included), or the
+        profile's for files that carry none: every trainable engine builds from this."""
+        from engines.store.trained_weights import read_trained_config
+
+        return read_trained_config(weights, self.name, type(self.config)) or self.config
 
     @property
     def pixel_threshold(self) -> float:

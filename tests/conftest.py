@@ -28,3 +28,14 @@ def spliced_image() -> tuple[np.ndarray, np.ndarray]:
     mask[80:160, 120:220] = True
     rgb[mask] += rng.normal(0, 14, (int(mask.sum()), 3))
     return np.clip(rgb, 0, 255).astype(np.uint8), mask
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for the real-browser tests (driver: tests/browser.py)."""
+    from browser import chromium, chromium_installed
+
+    if not chromium_installed():
+        pytest.skip("Debian chromium is not installed (scripts/setup-browser.sh installs it)")
+    with chromium() as launched:
+        yield launched

@@ -13,7 +13,7 @@ from PIL import Image
 from engines.catalog import engine_class, engine_names
 from engines.training.runs import trainable_engine_names
 from engines.settings import get_settings
-from browser import chromium, chromium_installed, served_app
+from browser import served_app
 from synthetic_data import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -28,14 +28,6 @@ WAIT = 60_000
 def app_url():
     with served_app() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not chromium_installed():
-        pytest.skip("Debian chromium is not installed (scripts/setup-browser.sh installs it)")
-    with chromium() as launched:
-        yield launched
 
 
 def test_classic_inspect_shows_overlay_and_score(app_url, browser, spliced_image, tmp_path):

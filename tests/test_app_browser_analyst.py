@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from engines.catalog import engine_class, engine_names
 from engines.settings import get_settings
 from engines.verdict import BANDS, NOT_RELIABLE_HEADLINE
-from browser import chromium, chromium_installed, served_app
+from browser import served_app
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +43,6 @@ def app_url():
         pytest.skip("the CASIA v1 benchmark is not in ../shared")
     with served_app() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not chromium_installed():
-        pytest.skip("Debian chromium is not installed (scripts/setup-browser.sh installs it)")
-    with chromium() as launched:
-        yield launched
 
 
 def _screenshot(page, name: str) -> None:

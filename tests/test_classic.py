@@ -104,26 +104,16 @@ def test_spliced_image_scores_higher_than_the_untouched_one() -> None:
     assert forged.mask[mask].mean() > 0.5
 
 
-def test_shapes_ranges_and_provenance_through_the_catalog() -> None:
-    height, width = 97, 131
-    analysis = get_engine("classic").analyze(photo_like(3, height, width))
-    assert analysis.provenance.engine == "classic"
-    assert analysis.provenance.profile == "compact"
+def test_maps_and_parameters_through_the_catalog() -> None:
+    """The shapes, ranges and provenance every engine keeps: tests/test_engine_contract.py."""
+    analysis = get_engine("classic").analyze(photo_like(3, 97, 131))
     assert analysis.provenance.parameters["ela_qualities"] == (90,)
     assert set(analysis.maps) == MAP_NAMES
-    for values in [analysis.heatmap, *analysis.maps.values()]:
-        assert values.shape == (height, width)
-        assert values.dtype == np.float32
-        assert 0.0 <= values.min() and values.max() <= 1.0
-    assert analysis.mask.shape == (height, width)
-    assert 0.0 <= analysis.score <= 1.0
 
 
 def test_two_runs_are_identical() -> None:
     spliced, _ = noisy_splice()
     first, second = ClassicEngine().analyze(spliced), ClassicEngine().analyze(spliced)
-    assert first.score == second.score
-    np.testing.assert_array_equal(first.heatmap, second.heatmap)
     for name in MAP_NAMES:
         np.testing.assert_array_equal(first.maps[name], second.maps[name])
 

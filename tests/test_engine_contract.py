@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from engines.catalog import engine_class, get_engine
+from engines.catalog import engine_class, engine_names, get_engine
 from engines.engine import Engine, RawOutput
 from engines.errors import UnknownNameError, WorkbenchError
 from engines.registry import Registry
@@ -129,3 +129,26 @@ def test_every_engine_refuses_the_same_inputs_with_the_same_message(monkeypatch:
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("name", engine_names())
+def test_every_engine_keeps_the_analysis_contract(name: str):
+    """Each catalogued engine (its default profile, the weights it ships) returns every map at the
+    image's size in [0, 1], a score in [0, 1], its own provenance, and the same result twice."""
+    from engines.store.availability import profile_availability
+
+    cls = engine_class(name)
+    if not profile_availability(name, cls.default_profile).available:
+        pytest.skip(f"{name} {cls.default_profile}: weights not on this machine")
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rng.normal(128, 30, (45, 61, 3)), 0, 255).astype(np.uint8)
+    engine = get_engine(name)  # the instance the engines' own tests share: each model loads once
+    first, second = engine.analyze(rgb), engine.analyze(rgb)
+    assert (first.provenance.engine, first.provenance.profile) == (name, cls.default_profile)
+    assert first.provenance.weights or not cls.is_trainable()
+    for values in (first.heatmap, *first.maps.values()):
+        assert values.shape == (45, 61) and values.dtype == np.float32
+        assert 0.0 <= values.min() and values.max() <= 1.0
+    assert first.mask.shape == (45, 61) and first.mask.dtype == bool
+    assert 0.0 <= first.score <= 1.0
+    assert first.score == second.score and np.array_equal(first.heatmap, second.heatmap)

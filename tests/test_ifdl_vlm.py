@@ -246,12 +246,14 @@ def test_explainer_trains_only_projector_and_lora_and_generates():
 
 
 def _shipped_engine():
+    """The process's shared instance: its models load once for every test that uses it."""
+    from engines.catalog import get_engine
     from engines.ifdl_vlm.engine import IFDLVLMEngine
 
     weights = IFDLVLMEngine.shipped_weights("compact")
     if weights is None or not weights.is_file():
         pytest.skip("no shipped IFDL-VLM weights")
-    return IFDLVLMEngine("compact", device="cpu")
+    return get_engine("ifdl_vlm")
 
 
 def test_missing_weights_name_the_training_commands(tmp_path):

@@ -58,7 +58,10 @@ def read_metadata(path: Path | str) -> dict[str, str]:
 
 
 def read_trained_config(path: Path | str, engine: str, config_type: type[ConfigT]) -> ConfigT | None:
-    """The configuration stored with an engine's trained weights; None for files that predate it."""
+    """The configuration stored with an engine's trained weights; None for files that carry none
+    (written before configurations were stored, or not safetensors, e.g. a released `.pth`)."""
+    if Path(path).suffix.lower() != ".safetensors":
+        return None
     text = read_metadata(path).get(config_key(engine))
     if text is None:
         return None
