@@ -152,3 +152,13 @@ def test_every_engine_keeps_the_analysis_contract(name: str):
     assert first.mask.shape == (45, 61) and first.mask.dtype == bool
     assert 0.0 <= first.score <= 1.0
     assert first.score == second.score and np.array_equal(first.heatmap, second.heatmap)
+
+
+def test_importing_the_package_has_no_side_effects():
+    """`import engines.errors` (what the GUI and the CLI import first) loads no torch: the
+    torchvision fix is installed where models are built (engines/torchvision_compat.py)."""
+    import subprocess
+    import sys
+
+    code = "import sys, engines.errors, engines.settings; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -46,7 +46,6 @@ IMDL-BenCo). IMDL-BenCo's extra "0" entry (no perturbation) is left to the calle
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ import cv2
 import numpy as np
 
 from engines.errors import ImageInputError, UnknownNameError, WorkbenchError
+from engines.registry import did_you_mean
 from engines.settings import get_settings
 
 INTERPOLATIONS: dict[str, int] = {
@@ -84,12 +84,6 @@ PRESETS: dict[str, SocialPreset] = {
     "x": _TWITTER,
     "instagram": SocialPreset(quality=75, max_width=1080),
 }
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"{hint} Known: {', '.join(choices)}."
 
 
 # ---- parameter checks: validate and normalise one kind's parameters -------------------------
@@ -161,7 +155,7 @@ def _check_resize(params: dict[str, Any]) -> dict[str, Any]:
     interpolation = str(params.get("interpolation", "bilinear")).strip().lower()
     if interpolation not in INTERPOLATIONS:
         raise UnknownNameError(
-            f"Unknown resize interpolation {interpolation!r}." + _did_you_mean(interpolation, list(INTERPOLATIONS))
+            f"Unknown resize interpolation {interpolation!r}." + did_you_mean(interpolation, list(INTERPOLATIONS))
         )
     restore = _flag("resize", "restore", params.get("restore", False))
     return {"scale": scale, "interpolation": interpolation, "restore": restore}
@@ -177,7 +171,7 @@ def _check_gamma(params: dict[str, Any]) -> dict[str, Any]:
 def _check_preset(params: dict[str, Any]) -> dict[str, Any]:
     name = str(params["name"]).strip().lower()
     if name not in PRESETS:
-        raise UnknownNameError(f"Unknown social-network preset {name!r}." + _did_you_mean(name, list(PRESETS)))
+        raise UnknownNameError(f"Unknown social-network preset {name!r}." + did_you_mean(name, list(PRESETS)))
     return {"name": name}
 
 
@@ -271,7 +265,7 @@ _KINDS: dict[str, _Kind] = {
 
 def _kind(name: str) -> _Kind:
     if name not in _KINDS:
-        raise UnknownNameError(f"Unknown perturbation {name!r}." + _did_you_mean(name, list(_KINDS)))
+        raise UnknownNameError(f"Unknown perturbation {name!r}." + did_you_mean(name, list(_KINDS)))
     return _KINDS[name]
 
 
@@ -295,7 +289,7 @@ class Perturbation:
         params = dict(self.params)
         for name in params:
             if name not in spec.names:
-                raise UnknownNameError(f"{kind} has no parameter {name!r}." + _did_you_mean(name, spec.names))
+                raise UnknownNameError(f"{kind} has no parameter {name!r}." + did_you_mean(name, list(spec.names)))
         for name in spec.required:
             if params.get(name) is None:
                 raise WorkbenchError(f"{kind} needs its {name} parameter, e.g. '{spec.example}'")
@@ -439,7 +433,7 @@ STANDARD_GRIDS: dict[str, list[float]] = {
 def sweep(kind: str, values: Sequence[float]) -> list[Chain]:
     """One single-step chain per intensity along a sweep axis (a key of `SWEEP_AXES`)."""
     if kind not in SWEEP_AXES:
-        raise UnknownNameError(f"Unknown sweep axis {kind!r}." + _did_you_mean(kind, list(SWEEP_AXES)))
+        raise UnknownNameError(f"Unknown sweep axis {kind!r}." + did_you_mean(kind, list(SWEEP_AXES)))
     axis = SWEEP_AXES[kind]
     return [Chain((Perturbation(axis.kind, {axis.param: axis.to_param(value)}),)) for value in values]
 
