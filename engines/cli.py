@@ -14,6 +14,7 @@ from engines.errors import WorkbenchError
 
 COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
+    "batch": "engines.commands.batch",
     "evaluate": "engines.commands.evaluate",
     "forge": "engines.commands.forge",
     "import-detective-sam": "engines.commands.import_detective_sam",

@@ -8,6 +8,7 @@ from engines.catalog import engine_class, engine_names
 from ui.compare_tab import build_compare_tab
 from ui.evaluate_tab import build_evaluate_tab
 from ui.gradio_files import write_output_images_once
+from ui.heavy_work import return_freed_memory
 from ui.inspect_tab import build_inspect_panel
 from ui.limits import CACHE_CLEANING
 from ui.models_tab import build_models_tab, tables
@@ -42,6 +43,7 @@ def build_app() -> gr.Blocks:
         def release_session(request: gr.Request) -> None:
             """Free a closed page's images and analyses now (Gradio would keep them an hour)."""
             app.state_holder.delete_state(request.session_hash)
+            return_freed_memory()
 
         app.unload(release_session)
     return app

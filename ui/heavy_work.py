@@ -6,12 +6,14 @@ once (one `concurrency_id`, so all of them share it, not one queue each), and sh
 place in the queue. The process-wide `SLOTS` is held by the work itself for as long as it runs,
 which also covers what the queue does not see: work whose page pressed Stop (a model forward pass
 cannot be interrupted and ends in the background) and the Train and Evaluate jobs, whose start
-click returns at once while the job runs in a thread.
+click returns at once while the job runs in a thread. When a slot is given back, so is the memory
+the work freed (`return_freed_memory`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -51,6 +53,18 @@ class WorkSlots:
             with self._lock:
                 self._busy -= 1
             self._free.release()
+            return_freed_memory()
+
+
+def return_freed_memory() -> None:
+    """Give the memory Python and NumPy freed back to the system. glibc keeps freed blocks in its
+    heaps for reuse, so the app stayed large long after a large analysis (measured: a 4-MP classic
+    analysis left 583 MB resident once its result was dropped, 418 MB after `malloc_trim`, 404 MB
+    before it). A no-op where the C library has no `malloc_trim`."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 SLOTS = WorkSlots(heavy_work_limit())

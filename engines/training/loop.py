@@ -19,6 +19,7 @@ import torch
 
 from engines.store.trained_weights import load_trainable, save_weights, trainable_state
 from engines.training.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
+from engines.training.data_parallel import DataParallel
 
 BEST_WEIGHTS = "best.safetensors"
 """The trainable parameters of the best epoch so far (by `TrainSettings.monitor`)."""
@@ -88,14 +89,17 @@ def fit(
     settings: TrainSettings,
     progress: Callable[[TrainProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict[str, Any]:
     """Train, checkpointing after every epoch, every `checkpoint_minutes` and on a stop request;
     returns the final state. The module ends with the weights of the best epoch by
     `settings.monitor` (kept in `best.safetensors`), or the last ones when none was measured.
 
     A stopped or killed run keeps what it learned: a resume continues from the last checkpoint's
-    step inside its epoch, with the same batches it would have seen.
+    step inside its epoch, with the same batches it would have seen. Under `accelerate launch` the processes train as one
+    (`engines.training.data_parallel`: rank 0 writes, any number of processes resumes).
     """
+    parallel = parallel or DataParallel.from_environment()
     module = trainer.trainable_module()
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
@@ -103,8 +107,9 @@ def fit(
                              "best": None, "settings": {k: str(v) for k, v in asdict(settings).items()}}
     if settings.resume and has_checkpoint(settings.out_dir):
         state = {**state, **load_checkpoint(settings.out_dir, module, optimizer)}
+    parallel.sync_parameters(module)
     steps_per_epoch = getattr(trainer, "steps_per_epoch", None)
-    total_steps = steps_per_epoch * settings.epochs if steps_per_epoch else None
+    total_steps = parallel.steps(steps_per_epoch) * settings.epochs if steps_per_epoch else None
     best_path = settings.out_dir / BEST_WEIGHTS
     generator = torch.Generator().manual_seed(settings.seed)
     started, minutes_before = time.monotonic(), float(state["minutes"])
@@ -113,7 +118,8 @@ def fit(
     def checkpoint() -> None:
         nonlocal last_checkpoint
         state["minutes"] = minutes_before + (time.monotonic() - started) / 60
-        save_checkpoint(settings.out_dir, module, optimizer, state)
+        if parallel.is_main:
+            save_checkpoint(settings.out_dir, module, optimizer, state)
         last_checkpoint = time.monotonic()
 
     module.train()
@@ -121,22 +127,17 @@ def fit(
     for epoch in range(state["epoch"], settings.epochs):
         generator.manual_seed(settings.seed * 1000 + epoch)
         total, count = 0.0, 0
-        for batch in trainer.batches(epoch, generator, skip=state["epoch_step"]):
+        for batch, consumed in parallel.shard(trainer.batches(epoch, generator, skip=state["epoch_step"])):
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * learning_rate_factor(state["step"], settings, total_steps)
-            loss, _ = trainer.loss(batch)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
+            loss = parallel.step(trainer, batch, optimizer, params, state["step"])
+            total += loss
             count += 1
             state["step"] += 1
-            state["epoch_step"] += 1
+            state["epoch_step"] += consumed
             if progress is not None:
-                progress(TrainProgress(epoch, settings.epochs, state["step"], loss.item(), state["history"]))
-            if should_stop is not None and should_stop():
+                progress(TrainProgress(epoch, settings.epochs, state["step"], loss, state["history"]))
+            if parallel.agree(should_stop is not None and should_stop()):
                 stopped = True
                 break
             if time.monotonic() - last_checkpoint > settings.checkpoint_minutes * 60:
@@ -151,15 +152,17 @@ def fit(
                                  "minutes": minutes_before + (time.monotonic() - started) / 60})
         value = metrics.get(settings.monitor)
         if _improved(value, state["best"]["value"] if state["best"] else None):
-            save_weights(trainable_state(module), best_path)
+            if parallel.is_main:
+                save_weights(trainable_state(module), best_path)
             state["best"] = {"epoch": epoch + 1, "value": value}
         checkpoint()
         if settings.patience is not None and state["best"] is not None \
                 and epoch + 1 - state["best"]["epoch"] >= settings.patience:
             state["early_stopped"] = True
             break
-        if settings.max_minutes is not None and time.monotonic() - started > settings.max_minutes * 60:
+        if parallel.agree(settings.max_minutes is not None and time.monotonic() - started > settings.max_minutes * 60):
             break
+    parallel.barrier()
     if not stopped and state["best"] is not None and best_path.is_file():
         load_trainable(module, best_path)
     module.eval()

@@ -17,6 +17,7 @@ from typing import Any
 from engines.catalog import engine_class
 from engines.engine import MAIN_STAGE
 from engines.data.datasets import open_dataset
+from engines.training.data_parallel import DataParallel
 from engines.errors import WeightsError, WorkbenchError
 from engines.registry import did_you_mean
 from engines.forge.stream import ForgeSource
@@ -97,10 +98,12 @@ def run_training(
                              f"{did_you_mean(request.stage, cls.stage_names())}")
     if request.stage == MAIN_STAGE:
         dataset = request.data if on_the_fly else open_dataset(request.data)
-    write_run_record(request.out_dir, request.engine, profile,
-                     json.dumps(request.data.describe()) if on_the_fly else request.data,
-                     {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()
-                      if k not in ("engine", "data", "out_dir")})
+    parallel = DataParallel.from_environment()
+    if parallel.is_main:
+        write_run_record(request.out_dir, request.engine, profile,
+                         json.dumps(request.data.describe()) if on_the_fly else request.data,
+                         {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()
+                          if k not in ("engine", "data", "out_dir")})
 
     def prepare(done: int, total: int) -> None:
         if should_stop is not None and should_stop():
@@ -117,8 +120,10 @@ def run_training(
     settings = TrainSettings(out_dir=request.out_dir, epochs=request.epochs, lr=request.lr,
                              seed=request.seed, resume=request.resume, max_minutes=request.max_minutes,
                              warmup_steps=request.warmup_steps, cosine=request.cosine, patience=request.patience)
-    state: dict[str, Any] = fit(trainer, settings, progress=progress, should_stop=should_stop)
+    state: dict[str, Any] = fit(trainer, settings, progress=progress, should_stop=should_stop, parallel=parallel)
     weights = request.out_dir / WEIGHTS_FILE
-    trainer.export(weights)
+    if parallel.is_main:
+        trainer.export(weights)
+    parallel.barrier()
     return TrainOutcome(weights=weights, epochs_done=int(state["epoch"]),
                         stopped=bool(state.get("stopped")), history=list(state["history"]))
