@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from numpy.lib.format import open_memmap
 
+from engines.stale_builds import remove_stale_builds
+
 META = "meta.json"
 
 
@@ -64,6 +66,7 @@ class FeatureCache:
         """Fill the cache by calling `encode(indices)` -> {key: array with a leading batch axis}."""
         if cls.exists(folder):
             return cls(folder)
+        remove_stale_builds(folder.parent, f".{folder.name}.building-")
         building = folder.with_name(f".{folder.name}.building-{os.getpid()}")
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
