@@ -94,8 +94,8 @@ def _seconds_to_progress(page, button: str, status: str, text: str) -> float:
 
 def _assert_magnifier_in_sync(page, across: float, down: float) -> None:
     """Hovering the overlay at (across, down) of the image (in image widths) puts a lens on that
-    spot of the overlay, the outline, the binary mask, the image and every evidence map, and reads
-    the heatmap value that a click reads on the server."""
+    spot of the overlay, the outline, the copy-move pairs, the binary mask, the image and every
+    evidence map, and reads the heatmap value that a click reads on the server."""
     overlay = page.locator("#classic-overlay img")
     overlay.scroll_into_view_if_needed()
     box = overlay.evaluate(CONTENT_BOX)
@@ -107,8 +107,8 @@ def _assert_magnifier_in_sync(page, across: float, down: float) -> None:
     expect(readout).to_contain_text("heatmap", timeout=10_000)
     hovered = float(readout.inner_text().rsplit(" ", 1)[1])
     centres = page.locator(".classic-lens").evaluate_all(LENS_CENTRES)
-    pictures = ["#classic-preview img", "#classic-overlay img", "#classic-outline img", "#classic-mask img",
-                "#classic-maps img"]
+    pictures = ["#classic-preview img", "#classic-overlay img", "#classic-outline img", "#classic-pairs img",
+                "#classic-mask img", "#classic-maps img"]
     expected = [(b["left"] + across * b["width"], b["top"] + down * b["width"])
                 for selector in pictures for b in page.locator(selector).evaluate_all(f"all => all.map({CONTENT_BOX})")]
     assert len(centres) == len(expected) >= 5

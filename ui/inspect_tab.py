@@ -150,11 +150,11 @@ def build_inspect_panel(engine_name: str) -> None:
                                          elem_id=f"{engine_name}-overlay")
                 outline_image = gr.Image(label="Mask outline (green, dark halo)", interactive=False, format="png",
                                          elem_id=f"{engine_name}-outline")
-            pairs_image = gr.Image(label="Copy-move pairs", interactive=False, format="png", visible=False,
-                                   elem_id=f"{engine_name}-pairs")
             lens = build_magnifier(engine_name)
             readout = gr.Markdown("Click the overlay or the outline to read every map's value at that pixel.",
                                   elem_id=f"{engine_name}-readout")
+            pairs_image = gr.Image(label="Copy-move pairs", interactive=False, format="png", visible=False,
+                                   elem_id=f"{engine_name}-pairs")
             with gr.Group(visible=False) as explanation_box:
                 explanation = gr.Markdown(elem_id=f"{engine_name}-explanation")
                 with gr.Accordion("Written explanation (withheld as a finding)", open=False,

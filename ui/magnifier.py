@@ -2,8 +2,8 @@
 heatmap value (what Forensically's magnifier does).
 
 Hovering any picture of the panel (the image being analysed, the overlay, the mask outline, the
-binary mask, the evidence maps) shows a lens over the same image pixel in all of them at once, and
-the heatmap value there. Pictures may differ in size and carry a colour bar below the image, so
+copy-move pairs, the binary mask, the evidence maps) shows a lens over the same image pixel in all
+of them at once, and the heatmap value there. Pictures may differ in size and carry a colour bar below the image, so
 the point is tracked in image coordinates: across in widths, down in widths. The browser reads the
 value from an 8-bit copy of the heatmap (shown to 2 decimals; a click reads every map exactly on
 the server)."""
@@ -21,10 +21,10 @@ from engines.result import Analysis
 
 MAX_SIDE = 1024
 """The heatmap copy sent to the browser is at most this many pixels on its long side."""
-SYNCED = ("preview", "overlay", "outline", "mask", "maps")
+SYNCED = ("preview", "overlay", "outline", "pairs", "mask", "maps")
 """elem_id suffixes of the panel's pictures that the lens follows."""
-HELP = ("Hover any picture (image, overlay, outline, mask, evidence maps): a lens shows the same spot in every "
-        "one of them, with the heatmap value there.")
+HELP = ("Hover any picture (image, overlay, outline, copy-move pairs, mask, evidence maps): a lens shows the same "
+        "spot in every one of them, with the heatmap value there.")
 
 LENS_JS = """
 const prefix = props.prefix;
