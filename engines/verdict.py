@@ -71,14 +71,15 @@ class BenchmarkResult:
     def title(self) -> str:
         return BENCHMARK_TITLES.get(self.benchmark, self.benchmark)
 
-    def words(self) -> str:
+    def words(self, calibrated: bool = True) -> str:
+        """In plain words; an uncalibrated engine's band is only where its raw score reached the limit."""
         auc = "n/a" if self.image_auc is None else f"{self.image_auc:.2f}"
         f1 = "n/a" if self.pixel_f1 is None else f"{self.pixel_f1:.2f}"
+        called = 'it called "likely manipulated"' if calibrated else f"whose raw score reached {LIKELY_FROM:.2f}"
         if self.likely_precision is None:
-            band = 'it put no image in the "likely manipulated" band'
+            band = f"no image {called}"
         else:
-            band = (f'{self.likely_precision:.0%} of the {self.likely_count} images it called "likely '
-                    'manipulated" were manipulated')
+            band = f"{self.likely_precision:.0%} of the {self.likely_count} images {called} were manipulated"
         return (f"on {self.title} ({self.n_tampered} manipulated, {self.n_authentic} authentic images) "
                 f"image AUC {auc}, pixel F1 {f1}; {band}")
 
@@ -104,7 +105,7 @@ class Reliability:
     def words(self) -> str:
         if not self.benchmarks:
             return "Measured on no benchmark."
-        parts = "; ".join(b.words() for b in self.benchmarks)
+        parts = "; ".join(b.words(self.calibrated) for b in self.benchmarks)
         return (f"Measured {parts}. Image AUC: 0.5 is chance, 1 is perfect; pixel F1: overlap of "
                 "its mask with the true edit, 0 to 1.")
 

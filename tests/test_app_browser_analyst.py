@@ -1,7 +1,8 @@
 """What an analyst relies on, checked in headless Debian Chromium on real CASIA v1 images: the
 verdict with its measured reliability, progress within a second of a click, colour bars, galleries
-that keep each image's aspect ratio, profiles without weights shown disabled, the file-forensics
-panel, and a report whose JSON holds the analysed file's SHA-256."""
+that keep each image's aspect ratio, a magnifier in sync across every picture with a hover
+readout, profiles without weights shown disabled, the file-forensics panel, and a report whose
+JSON holds the analysed file's SHA-256."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ ASPECT_OF_RENDERED = """async img => {
     const box = img.clientWidth / img.clientHeight, natural = img.naturalWidth / img.naturalHeight;
     return {fit: style.objectFit, box, natural};
 }"""
+CONTENT_BOX = """img => {
+    const rect = img.getBoundingClientRect();
+    let scale = Math.min(rect.width / img.naturalWidth, rect.height / img.naturalHeight);
+    if (getComputedStyle(img).objectFit === "scale-down") scale = Math.min(scale, 1);
+    const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
+    return {left: rect.left + (rect.width - width) / 2 + window.scrollX,
+            top: rect.top + (rect.height - height) / 2 + window.scrollY, width};
+}"""
+LENS_CENTRES = """lenses => lenses.map(lens => {
+    const rect = lens.getBoundingClientRect();
+    return [rect.left + rect.width / 2 + window.scrollX, rect.top + rect.height / 2 + window.scrollY];
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +82,34 @@ def _seconds_to_progress(page, button: str, status: str, text: str) -> float:
         }
         return (performance.now() - started) / 1000;
     }""", [button, status, text])
+
+
+def _assert_magnifier_in_sync(page, across: float, down: float) -> None:
+    """Hovering the overlay at (across, down) of the image (in image widths) puts a lens on that
+    spot of the overlay, the outline, the copy-move pairs, the binary mask, the image and every
+    evidence map, and reads the heatmap value that a click reads on the server."""
+    overlay = page.locator("#classic-overlay img")
+    overlay.scroll_into_view_if_needed()
+    box = overlay.evaluate(CONTENT_BOX)
+    x, y = box["left"] + across * box["width"], box["top"] + down * box["width"]
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    page.mouse.move(x - scroll[0] - 3, y - scroll[1] - 3)
+    page.mouse.move(x - scroll[0], y - scroll[1])
+    readout = page.locator("#classic-lens .lens-readout")
+    expect(readout).to_contain_text("heatmap", timeout=10_000)
+    hovered = float(readout.inner_text().rsplit(" ", 1)[1])
+    centres = page.locator(".classic-lens").evaluate_all(LENS_CENTRES)
+    pictures = ["#classic-preview img", "#classic-overlay img", "#classic-outline img", "#classic-pairs img",
+                "#classic-mask img", "#classic-maps img"]
+    expected = [(b["left"] + across * b["width"], b["top"] + down * b["width"])
+                for selector in pictures for b in page.locator(selector).evaluate_all(f"all => all.map({CONTENT_BOX})")]
+    assert len(centres) == len(expected) >= 5
+    for point in expected:
+        assert any(abs(point[0] - cx) < 2 and abs(point[1] - cy) < 2 for cx, cy in centres), (point, centres)
+    page.mouse.click(x - scroll[0], y - scroll[1])
+    exact = page.locator("#classic-readout")
+    expect(exact).to_contain_text("heatmap", timeout=WAIT)
+    assert abs(float(exact.inner_text().split("heatmap ")[1].split()[0]) - hovered) <= 0.01
 
 
 def _assert_not_cropped(page, selector: str) -> None:
@@ -111,6 +152,7 @@ def test_inspect_gives_a_verdict_with_reliability_progress_colour_bar_and_report
     record = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("_classic.json"))))
     assert record["input"]["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
     assert record["verdict"]["headline"] in text
+    _assert_magnifier_in_sync(page, 0.42, 0.45)
     _screenshot(page, f"inspect-classic-{name}")
     if name == "tampered" and os.environ.get("SAVE_SCREENSHOTS"):
         page.locator("#classic-file").screenshot(path=str(SCREENSHOTS / "file-forensics.png"))

@@ -4,8 +4,12 @@ Train tab's progress at the end of a run."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
+
+import cv2
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from ui import compare_tab, inspect_tab, train_tab
 from ui.file_panel import FLAG, panel_values
 from ui.image_input import choose
 from ui.jobs import BackgroundJob
+from ui.magnifier import MAX_SIDE, heatmap_record
 from ui.profiles import MISSING_SUFFIX, can_run, profile_choices, profile_state
 from ui.progress import Cancelled, Task
 from ui.weights import DEFAULT_WEIGHTS
@@ -119,3 +124,26 @@ def test_clicking_a_picture_reads_the_values_at_that_pixel():
     assert inspect_tab.views.pixel_readout(analysis, 7, 5, 0.5) == (
         "**At x 7, y 5:** heatmap 0.750 (inside the mask at 0.50) · ela 0.250")
     assert "outside the image" in inspect_tab.views.pixel_readout(analysis, 7, 25, 0.5)
+
+
+def _decoded(record: str) -> tuple[dict, np.ndarray]:
+    data = json.loads(record)
+    png = base64.b64decode(data["src"].split(",", 1)[1])
+    return data, cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def test_the_magnifier_reads_the_heatmap_from_an_8_bit_copy_of_it():
+    heatmap = np.random.default_rng(0).random((20, 30), dtype=np.float32)
+    analysis = Analysis(heatmap=heatmap, mask=heatmap > 0.5, score=0.5, provenance=Provenance("x", "compact", "cpu"))
+    data, values = _decoded(heatmap_record(analysis))
+    assert (data["width"], data["height"]) == (30, 20) and values.shape == (20, 30)
+    assert np.abs(values / 255 - heatmap).max() <= 0.5 / 255 + 1e-6
+
+
+def test_the_magnifier_copy_of_a_large_heatmap_is_at_most_max_side():
+    heatmap = np.zeros((1500, 3000), np.float32)
+    heatmap[:, 1500:] = 1.0
+    analysis = Analysis(heatmap=heatmap, mask=heatmap > 0.5, score=0.5, provenance=Provenance("x", "compact", "cpu"))
+    data, values = _decoded(heatmap_record(analysis))
+    assert (data["width"], data["height"]) == (3000, 1500) and values.shape == (MAX_SIDE // 2, MAX_SIDE)
+    assert values[:, 0].max() == 0 and values[:, -1].min() == 255

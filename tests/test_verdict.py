@@ -64,6 +64,15 @@ def test_no_verdict_when_uncalibrated_unmeasured_or_near_chance(weights, calibra
     assert "image AUC" in verdict.reliability  # the numbers are still shown
 
 
+def test_an_uncalibrated_engine_is_not_said_to_have_called_images_likely_manipulated():
+    result = BenchmarkResult("casia1", n_tampered=920, n_authentic=800, image_auc=0.69, pixel_f1=0.24,
+                             likely_count=304, likely_precision=0.9572)
+    table = ReliabilityTable((Reliability("classic", "compact", {}, False, (result,)),))
+    verdict = verdict_for("classic", "compact", {}, 0.9, None, table)
+    assert verdict.band == NOT_RELIABLE and "called" not in verdict.reliability
+    assert "96% of the 304 images whose raw score reached 0.80 were manipulated" in verdict.reliability
+
+
 def test_an_engine_missing_from_the_reliability_file_was_not_measured(tmp_path: Path):
     assert load_reliability(tmp_path / "absent.json").entries == ()
     verdict = verdict_for("clue", "compact", WEIGHTS, 0.95, CALIBRATION, ReliabilityTable())

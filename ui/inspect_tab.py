@@ -21,6 +21,7 @@ from engines.verdict import Verdict, analysis_verdict
 from ui import views
 from ui.export import export_report
 from ui.image_input import add_examples, build_image_input, load_source
+from ui.magnifier import build_magnifier, heatmap_record
 from ui.messages import user_errors
 from ui.profiles import profile_choices, profile_state
 from ui.progress import Task, failed_line, ignore_step, run_with_stop
@@ -149,10 +150,11 @@ def build_inspect_panel(engine_name: str) -> None:
                                          elem_id=f"{engine_name}-overlay")
                 outline_image = gr.Image(label="Mask outline (green, dark halo)", interactive=False, format="png",
                                          elem_id=f"{engine_name}-outline")
+            lens = build_magnifier(engine_name)
+            readout = gr.Markdown("Click the overlay or the outline to read every map's value at that pixel.",
+                                  elem_id=f"{engine_name}-readout")
             pairs_image = gr.Image(label="Copy-move pairs", interactive=False, format="png", visible=False,
                                    elem_id=f"{engine_name}-pairs")
-            readout = gr.Markdown("Click the overlay or the outline to read the values at that pixel.",
-                                  elem_id=f"{engine_name}-readout")
             with gr.Group(visible=False) as explanation_box:
                 explanation = gr.Markdown(elem_id=f"{engine_name}-explanation")
                 with gr.Accordion("Written explanation (withheld as a finding)", open=False,
@@ -197,13 +199,14 @@ def build_inspect_panel(engine_name: str) -> None:
         pairs, caption = views.copy_move_view(result.image.rgb, result.analysis)
         yield {state: result, status: task.finished_line(), threshold: own,
                pairs_image: gr.update(value=pairs, label=caption, visible=pairs is not None),
+               lens: heatmap_record(result.analysis),
                **dict(zip(outputs, render(result, *view), strict=True)),
                slider_choice: gr.update(choices=slider_choices(result), value=HEATMAP_CHOICE),
                slider: slider_view(result, HEATMAP_CHOICE, *view)}
 
     run_with_stop(analyse, stop, status, cls.title, analyse_stream,
                   [picker.source, profile, weights, opacity, cmap, width],
-                  [state, threshold, *outputs, slider_choice, slider, pairs_image])
+                  [state, threshold, *outputs, slider_choice, slider, pairs_image, lens])
     for control in (opacity, cmap, threshold, width):
         control.change(render, controls, outputs, show_progress="hidden")
         control.change(slider_view, slider_inputs, slider, show_progress="hidden")

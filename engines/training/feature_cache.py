@@ -21,6 +21,7 @@ import torch
 from numpy.lib.format import open_memmap
 
 from engines.settings import get_settings
+from engines.training.stale_builds import remove_stale_builds
 
 if TYPE_CHECKING:
     from engines.data.datasets import ForgeryDataset
@@ -76,6 +77,7 @@ class FeatureCache:
         """Fill the cache by calling `encode(indices)` -> {key: array with a leading batch axis}."""
         if cls.exists(folder):
             return cls(folder)
+        remove_stale_builds(folder.parent, f".{folder.name}.building-")
         building = folder.with_name(f".{folder.name}.building-{os.getpid()}")
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
