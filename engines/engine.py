@@ -250,15 +250,21 @@ class Engine(ABC):
         return [*before, MAIN_STAGE, *(stage.name for stage in cls.stages if not stage.before_main)]
 
     @classmethod
+    def check_stage(cls, stage: str) -> None:
+        """Refuse a stage this engine does not have, naming the ones it has."""
+        if stage not in cls.stage_names():
+            raise WorkbenchError(f"{cls.title} has no training stage {stage!r}.{did_you_mean(stage, cls.stage_names())}")
+
+    @classmethod
     def make_stage_trainer(cls, stage: str, profile: str, data: Path, init_weights: Path | None, batch_size: int,
                            seed: int, samples_per_epoch: int | None = None, progress: Any = None,
                            overrides: Sequence[str] = ()) -> Any:
         """The `engines.training.loop.Trainer` of an extra stage (see `TrainingStage`), from the
         profile's configuration with `overrides`."""
         from engines.method_config import apply_overrides
-        from engines.registry import lookup
 
-        chosen = lookup(f"{cls.title} training stage", stage, {s.name: s for s in cls.stages})
+        cls.check_stage(stage)
+        chosen = next(s for s in cls.stages if s.name == stage)
         config = apply_overrides(cls.profiles[profile], overrides)
         module = importlib.import_module(chosen.module)
         return module.make_stage_trainer(config, data, init_weights, batch_size, seed, samples_per_epoch, progress)

@@ -94,6 +94,7 @@ def start_training(job: BackgroundJob, engine: str | None, profile: str | None, 
                 f"{out} already holds a run. Press Resume to continue it, or choose another run folder.")
         changes = tuple(line.strip() for line in (overrides_text or "").splitlines() if line.strip())
         cls = engine_class(engine)
+        cls.check_stage(stage or MAIN_STAGE)
         apply_overrides(cls.profiles[profile or cls.default_profile], changes)
         request = TrainRequest(engine=engine, profile=profile, data=data, out_dir=out, epochs=int(epochs), lr=float(lr),
                                batch_size=int(batch_size), seed=int(seed), init_from_shipped=bool(init_shipped),

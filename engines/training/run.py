@@ -19,7 +19,6 @@ from engines.engine import MAIN_STAGE
 from engines.data.datasets import open_dataset
 from engines.training.data_parallel import DataParallel
 from engines.errors import WeightsError, WorkbenchError
-from engines.registry import did_you_mean
 from engines.forge.stream import ForgeSource
 from engines.training.runs import WEIGHTS_FILE, write_run_record
 from engines.training.loop import TrainProgress, TrainSettings, fit
@@ -93,9 +92,7 @@ def run_training(
     on_the_fly = isinstance(request.data, ForgeSource)
     if on_the_fly and not (cls.trains_on_the_fly and request.stage == MAIN_STAGE):
         raise WorkbenchError(f"{cls.title} trains on a dataset folder only; make one with `python -m engines forge`.")
-    if request.stage not in cls.stage_names():
-        raise WorkbenchError(f"{cls.title} has no training stage {request.stage!r}."
-                             f"{did_you_mean(request.stage, cls.stage_names())}")
+    cls.check_stage(request.stage)
     if request.stage == MAIN_STAGE:
         dataset = request.data if on_the_fly else open_dataset(request.data)
     parallel = DataParallel.from_environment()
