@@ -187,13 +187,18 @@ class Engine(ABC):
         """`explain=False` skips a written explanation (engines that write one): evaluations
         need only the maps, scores and labels, which do not depend on it."""
         from engines.data.imageio import LoadedImage, load_image
+        from engines.data.memory_budget import fit_memory_budget, restore_output
 
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
         check_analysable(loaded)
+        analysed, working_copy = fit_memory_budget(self.name, self.profile, loaded)
         model = self.load()
         start = time.perf_counter()
         with self._lock:
-            raw = self._run(model, loaded.rgb, explain=explain) if self.writes_explanations else self._run(model, loaded.rgb)
+            rgb = analysed.rgb
+            raw = self._run(model, rgb, explain=explain) if self.writes_explanations else self._run(model, rgb)
+        if working_copy:
+            raw = restore_output(raw, analysed, loaded)
         seconds = time.perf_counter() - start
         heatmap = np.clip(np.asarray(raw.heatmap, dtype=np.float32), 0.0, 1.0)
         expected = (loaded.height, loaded.width)
@@ -218,7 +223,7 @@ class Engine(ABC):
                 profile=self.profile,
                 device=str(self.device),
                 weights=dict(self._weights_sha256),
-                parameters={"threshold": threshold, **calibrated, **raw.parameters},
+                parameters={"threshold": threshold, **calibrated, **raw.parameters, **working_copy},
                 seconds=seconds,
             ),
         )

@@ -89,7 +89,7 @@ def test_kill_9_while_writing_a_checkpoint_resumes_from_one_consistent_set(kill_
 
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
     killed = subprocess.run([sys.executable, __file__, str(tmp_path), kill_at], env=environment,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     in_use = checkpoint_folder(tmp_path)
     epoch = KILL_POINTS[kill_at]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.catalog import engine_class, engine_names
+from ui.batch_panel import build_batch_panel
 from ui.compare_tab import build_compare_tab
 from ui.evaluate_tab import build_evaluate_tab
 from ui.gradio_files import write_output_images_once
@@ -36,6 +37,7 @@ def build_app() -> gr.Blocks:
                 build_train_tab(app)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(app)
+                build_batch_panel(app)
             with gr.Tab("Models", id="models") as models:
                 _, model_tables = build_models_tab()
         models.select(tables, None, model_tables)

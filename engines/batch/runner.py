@@ -148,10 +148,10 @@ def _take(table: pa.Table, writer: PartWriter, tracker: BatchProgress) -> None:
     if failed.num_rows:
         writer.flush()
         raise WorkbenchError(failed["error"][0].as_py())
-    tracker.skipped += pc.sum(pc.equal(status, SKIPPED)).as_py() or 0
+    tracker.skipped += table.filter(pc.equal(status, SKIPPED)).num_rows
     analysed = table.filter(pc.equal(status, DONE))
     tracker.analysed += analysed.num_rows
-    tracker.errors += analysed.num_rows - pc.sum(pc.is_null(analysed["error"])).as_py()
+    tracker.errors += analysed.num_rows - analysed["error"].null_count
     writer.add(analysed.drop_columns([STATUS]))
 
 

@@ -46,7 +46,7 @@ def read_table(out_dir: Path) -> pa.Table:
     table = table.append_column("_order", pa.array(range(table.num_rows)))
     keys = ["path", "sha256", "engine", "weights_key"]
     newest = table.group_by(keys, use_threads=False).aggregate([("_order", "max")])["_order_max"]
-    return table.take(pc.sort_indices(newest)).drop_columns(["_order"])
+    return table.take(pc.take(newest, pc.sort_indices(newest))).drop_columns(["_order"])
 
 
 def _read_parts(out_dir: Path, columns: list[str] | None = None) -> pa.Table | None:
@@ -68,7 +68,8 @@ class PartWriter:
         self.folder = rows_folder(out_dir)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.rows_per_part = rows_per_part
-        self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        self.stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        """Parts sort by name in the order they were written, across runs too."""
         self.pending: list[pa.Table] = []
         self.parts = 0
         self.rows = 0
@@ -83,7 +84,7 @@ class PartWriter:
         if not self.pending:
             return
         table = pa.concat_tables(self.pending)
-        path = self.folder / f"part-{self.stamp}-{os.getpid()}-{self.parts:05d}.parquet"
+        path = self.folder / f"part-{self.stamp}-{self.parts:05d}.parquet"
         tmp = path.with_name(f".{path.name}.tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, path)
