@@ -12,6 +12,7 @@ from engines.errors import ImageInputError
 from engines.data.memory_budget import (
     DEFAULT_BUDGET_MB,
     MIN_WORKING_MEGAPIXELS,
+    PLANNING_SHARE,
     MemoryCost,
     cost_of,
     largest_fitting_megapixels,
@@ -37,7 +38,7 @@ def test_an_image_over_the_budget_is_analysed_on_a_working_copy_with_maps_at_its
     analysis = get_engine("classic").analyze(rgb)
     copy = analysis.provenance.parameters["working_copy"]
     assert (copy["of_width"], copy["of_height"]) == (1024, 768)
-    assert copy["width"] * copy["height"] / 1e6 <= (400 - 24 * 0.786432) / 1000
+    assert copy["width"] * copy["height"] / 1e6 <= (400 * PLANNING_SHARE - 24 * 0.786432) / 1000
     assert copy["width"] / copy["height"] == pytest.approx(1024 / 768, rel=0.01)
     assert "400 MB memory budget" in copy["why"]
     assert analysis.heatmap.shape == analysis.mask.shape == (768, 1024)
@@ -52,9 +53,9 @@ def test_an_image_within_the_budget_is_analysed_as_it_is(costly, monkeypatch):
 
 def test_an_image_that_cannot_fit_is_refused_with_the_size_that_would(costly):
     with pytest.raises(ImageInputError) as refused:
-        working_size("classic", "compact", 8000, 6000, budget=300)
-    fitting = largest_fitting_megapixels(COSTLY["classic/compact"], 300)
-    assert fitting == pytest.approx((300 - 1000 * MIN_WORKING_MEGAPIXELS) / 24)
+        working_size("classic", "compact", 8000, 6000, budget=400)
+    fitting = largest_fitting_megapixels(COSTLY["classic/compact"], 400 * PLANNING_SHARE)
+    assert fitting == pytest.approx((400 * PLANNING_SHARE - 1000 * MIN_WORKING_MEGAPIXELS) / 24)
     assert f"Downscale it to at most {np.floor(fitting * 10) / 10:g} MP" in str(refused.value)
     with pytest.raises(ImageInputError, match="Raise FORGERY_MEMORY_BUDGET_MB"):
         working_size("classic", "compact", 8000, 6000, budget=100)
@@ -88,4 +89,5 @@ def test_every_engine_is_analysed_within_the_default_budget_at_the_size_limit():
         profile = engine_class(name).default_profile
         planned = working_size(name, profile, width, height, DEFAULT_BUDGET_MB)
         megapixels = width * height / 1e6
-        assert cost_of(name, profile).estimate_mb(megapixels, planned[0] * planned[1] / 1e6) <= DEFAULT_BUDGET_MB
+        planned_mb = cost_of(name, profile).estimate_mb(megapixels, planned[0] * planned[1] / 1e6)
+        assert planned_mb <= DEFAULT_BUDGET_MB * PLANNING_SHARE
