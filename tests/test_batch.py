@@ -21,10 +21,21 @@ from engines.errors import WorkbenchError
 from engines.settings import get_settings
 
 
+STARTS = 3
+"""Ray waits a fixed 30 s for its node to register; on a machine busy with other work, try again."""
+
+
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+    for attempt in range(STARTS):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+            break
+        except Exception as error:  # Ray raises a bare Exception when its node starts too slowly
+            ray.shutdown()
+            if attempt == STARTS - 1 or "timed out during startup" not in str(error):
+                raise
     yield
     ray.shutdown()
 
