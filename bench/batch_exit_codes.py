@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from common import header_markdown, run_header, table_text, write_outputs
-from engines.render import mask_image
+from engines.reports.render import mask_image
 from engines.settings import PROJECT_ROOT, get_settings
-from engines.synthetic import procedural_scene, spliced_scene
+from engines.data.synthetic import procedural_scene, spliced_scene
 
 GOOD = get_settings().assets_dir / "examples" / "spliced.jpg"
 
