@@ -178,3 +178,17 @@ def test_schedule_warms_up_then_decays_and_best_epoch_is_kept(tmp_path):
     best = LineTrainer()
     load_trainable(best.model, tmp_path / "best.safetensors")
     assert torch.equal(best.model[0].weight, trainer.model[0].weight)
+
+
+def test_dice_on_tampered_only_leaves_authentic_maps_to_the_bce_term():
+    """On a balanced batch a per-image Dice of an empty mask pushes every map to zero (Detective
+    SAM collapsed on forge v2); with `dice_on_tampered_only` the authentic image's Dice is gone."""
+    target = torch.zeros(2, 1, 8, 8)
+    target[1, :, 2:6, 2:6] = 1
+    logits = torch.full((2, 1, 8, 8), 0.5)
+    _, parts = bce_dice_loss(logits, target, dice_on_tampered_only=True)
+    assert parts["dice"] == pytest.approx(dice_loss(logits[1:], target[1:]).item())
+    _, every_image = bce_dice_loss(logits, target)
+    assert every_image["dice"] > parts["dice"]
+    _, authentic_only = bce_dice_loss(logits[:1], target[:1], dice_on_tampered_only=True)
+    assert authentic_only["dice"] == 0.0

@@ -62,7 +62,7 @@ class DetectiveSAMTrainer(CachedSegmentationTrainer):
         return self.model.forward_from_features(tensors)
 
     def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT)
+        return bce_dice_loss(logits, target, pos_weight=TAMPERED_PIXEL_WEIGHT, dice_on_tampered_only=True)
 
     def export(self, path: Path) -> None:
         """The trained adapters only, fp16, with the configuration and the calibration of the
