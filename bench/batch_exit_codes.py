@@ -2,7 +2,7 @@
 
     python bench/batch_exit_codes.py --out runs/bench/batch_exit_codes
 
-The cases (made in a scratch folder from `engines.synthetic` scenes and the bundled example) are
+The cases (made in a scratch folder from `engines.data.synthetic` scenes and the bundled example) are
 the ones issue 19 found wrong: `analyze` with an image the engine refuses before a good one,
 `evaluate` with 6 of 10 masks the wrong size (with and without `--max-failed`), a deeply nested
 index, a list naming files outside its folder, and an unknown engine; plus the clean cases.
