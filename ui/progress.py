@@ -24,6 +24,8 @@ from engines.errors import WorkbenchError
 from ui.heavy_work import HEAVY_WORK, SLOTS, heavy_work_limit
 
 TICK_SECONDS = 0.5
+LATE_MESSAGE_MS = 1000
+"""How long after Stop the browser redraws the stopped line (`run_with_stop`)."""
 RUNNING_CLASS = "task-running"
 
 
@@ -142,5 +144,11 @@ def run_with_stop(button: gr.Button, stop: gr.Button, status: gr.HTML, title: st
         stream, inputs, [status, *outputs], show_progress="hidden", concurrency_id=HEAVY_WORK,
         concurrency_limit=heavy_work_limit())
     event.then(lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [button, stop], queue=False)
-    idle = (gr.update(interactive=True), gr.update(interactive=False), stopped_line(f"{title}: {stopped}."))
-    stop.click(lambda: idle, None, [button, stop, status], cancels=[event], queue=False)
+    stopped_html = stopped_line(f"{title}: {stopped}.")
+    idle = (gr.update(interactive=True), gr.update(interactive=False), stopped_html)
+    # A status line the stream sent just before the cancel can reach the page after Stop's answer
+    # (seen in the browser test: a frozen "analysing · 0.5 s" after Stop), so the browser draws
+    # the stopped line again a moment later: the last word is "stopped".
+    redraw = f"() => new Promise(done => setTimeout(() => done({json.dumps(stopped_html)}), {LATE_MESSAGE_MS}))"
+    stop.click(lambda: idle, None, [button, stop, status], cancels=[event], queue=False).then(
+        None, None, status, js=redraw, queue=False)
