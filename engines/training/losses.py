@@ -28,6 +28,8 @@ def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: float 
     one epoch of forge v2 (held-out F1 0.00)."""
     weight = torch.tensor(pos_weight, device=logits.device) if pos_weight != 1.0 else None
     bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
-    tampered = target.flatten(1).amax(1) > 0 if dice_on_tampered_only else slice(None)
-    dice = dice_loss(logits[tampered], target[tampered]) if logits[tampered].numel() else logits.sum() * 0
+    if dice_on_tampered_only:
+        tampered = target.flatten(1).amax(1) > 0
+        logits, target = logits[tampered], target[tampered]
+    dice = dice_loss(logits, target) if len(logits) else bce * 0
     return bce + dice, {"bce": bce.item(), "dice": dice.item()}
