@@ -15,6 +15,7 @@ from engines.errors import WorkbenchError
 COMMANDS: dict[str, str] = {
     "analyze": "engines.commands.analyze",
     "batch": "engines.commands.batch",
+    "calibrate": "engines.commands.calibrate",
     "evaluate": "engines.commands.evaluate",
     "forge": "engines.commands.forge",
     "import-detective-sam": "engines.commands.import_detective_sam",

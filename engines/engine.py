@@ -148,9 +148,23 @@ class Engine(ABC):
             self.calibration = None
 
     def _read_calibration(self) -> Calibration | None:
-        """The calibration stored with the trained weights in use (`engines.store.trained_weights`)."""
+        """The calibration stored with the trained weights in use (`engines.store.trained_weights`);
+        for a training-free engine, its shipped calibration file (`shipped_calibration`), whose
+        sha256 joins the provenance's weights: the measured reliability belongs to it."""
+        from engines.store.model_store import file_sha256
         from engines.store.trained_weights import read_calibration
+        from engines.training.calibration import Calibration
 
+        if not self.is_trainable():
+            path = self.shipped_calibration()
+            if not path.is_file():
+                return None
+            self._weights_sha256[path.name] = file_sha256(path)
+            try:
+                return Calibration.from_json(path.read_text())
+            except (ValueError, TypeError):
+                raise WeightsError(f"{path} is not a calibration file; rewrite it with "
+                                   f"`python -m engines calibrate --engine {self.name} --data DIR`.") from None
         weights = self.weights_path or self.shipped_weights(self.profile)
         return read_calibration(weights) if weights is not None and weights.is_file() else None
 
@@ -283,6 +297,14 @@ class Engine(ABC):
         from engines.settings import get_settings
 
         return get_settings().assets_dir / cls.name / f"{profile}.safetensors"
+
+    @classmethod
+    def shipped_calibration(cls) -> Path:
+        """Where a training-free engine's calibration lives (`python -m engines calibrate`):
+        `assets/<engine>/calibration.json`. Trained engines carry theirs in their weights."""
+        from engines.settings import get_settings
+
+        return get_settings().assets_dir / cls.name / "calibration.json"
 
     def describe(self) -> dict[str, Any]:
         """Status for the Models panel and `python -m engines engines`."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -58,3 +60,39 @@ def test_one_class_validation_is_refused():
     heatmaps, masks, scores, _ = _predictions()
     with pytest.raises(ValueError, match="authentic and tampered"):
         fit_calibration(heatmaps, masks, scores, [True] * len(scores))
+
+
+def test_a_given_pixel_threshold_is_kept_not_fitted():
+    calibration = fit_calibration(*_predictions(), pixel_threshold=0.5)
+    assert calibration.pixel_threshold == 0.5
+    assert calibration.validation["pixel_f1_at_threshold"] == calibration.validation["pixel_f1_at_0.5"] < 0.5
+
+
+def test_calibrate_command_writes_the_classic_calibration_the_engine_then_uses(tmp_path, monkeypatch):
+    from engines.catalog import engine_class
+    from engines.cli import main
+    from engines.data.datasets import open_dataset
+    from engines.settings import get_settings
+    from engines.training.split import held_out_split
+    from tests.synthetic_data import write_dataset
+
+    n_tampered = n_authentic = 12
+    data = write_dataset(tmp_path / "forge", n_tampered, n_authentic)
+    labels = [sample.tampered for sample in open_dataset(data)]
+    seed = next(s for s in range(100) if len({labels[i] for i in held_out_split(len(labels), s)[1]}) == 2)
+    (tmp_path / "assets").mkdir()
+    shutil.copy(get_settings().assets_dir / "memory.json", tmp_path / "assets")
+    monkeypatch.setenv("FORGERY_ASSETS", str(tmp_path / "assets"))
+    get_settings.cache_clear()
+    try:
+        assert main(["calibrate", "--engine", "detective_sam", "--data", str(data)]) == 2
+        assert main(["calibrate", "--engine", "classic", "--data", str(data), "--seed", str(seed)]) == 0
+        written = tmp_path / "assets" / "classic" / "calibration.json"
+        calibration = Calibration.from_json(written.read_text())
+        assert calibration.pixel_threshold == 0.5 and calibration.validation["split_seed"] == seed
+        analysis = engine_class("classic")().analyze(data / "tampered" / "t0.jpg")
+        assert analysis.provenance.parameters["calibration"]["dataset"] == "forge"
+        assert analysis.score == pytest.approx(calibration.calibrate_score(analysis.provenance.parameters["raw_score"]))
+        assert len(analysis.provenance.weights["calibration.json"]) == 64
+    finally:
+        get_settings.cache_clear()

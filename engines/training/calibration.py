@@ -59,19 +59,32 @@ class Calibration:
                 "pixel_threshold": self.pixel_threshold, **self.validation}
 
 
-def best_pixel_threshold(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> tuple[float, dict[str, float]]:
-    """The threshold (of THRESHOLDS) with the highest mean per-image F1 over tampered samples."""
+def _tampered_pairs(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[tuple[np.ndarray, np.ndarray]]:
     pairs = [(h, m) for h, m in zip(heatmaps, masks, strict=True) if m is not None and m.any()]
     if not pairs:
         raise ValueError("the validation split holds no tampered sample to fit a pixel threshold on")
+    return pairs
+
+
+def mean_pixel_f1(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], threshold: float) -> float:
+    """The mean per-image F1 at `threshold` over the tampered samples."""
+    return float(np.mean([pixel_scores(h, m, threshold)["f1"] for h, m in _tampered_pairs(heatmaps, masks)]))
+
+
+def best_pixel_threshold(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> tuple[float, dict[float, float]]:
+    """The threshold (of THRESHOLDS) with the highest mean per-image F1 over tampered samples."""
+    pairs = _tampered_pairs(heatmaps, masks)
     means = {t: float(np.mean([pixel_scores(h, m, t)["f1"] for h, m in pairs])) for t in THRESHOLDS}
     best = max(means, key=lambda t: (means[t], -abs(t - 0.5)))
     return best, means
 
 
 def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
-                    scores: Sequence[float], labels: Sequence[bool]) -> Calibration:
-    """Fit the pixel threshold and the Platt map on validation predictions (see module doc)."""
+                    scores: Sequence[float], labels: Sequence[bool],
+                    pixel_threshold: float | None = None) -> Calibration:
+    """Fit the pixel threshold and the Platt map on validation predictions (see module doc).
+    A given `pixel_threshold` is kept, not fitted: a training-free engine whose image score is
+    computed from its own mask would otherwise have its score change under the fitted map."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -79,6 +92,9 @@ def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray |
     if labels_array.min() == labels_array.max():
         raise ValueError("score calibration needs authentic and tampered validation samples")
     threshold, f1_by_threshold = best_pixel_threshold(heatmaps, masks)
+    if pixel_threshold is not None:
+        threshold = pixel_threshold
+        f1_by_threshold[threshold] = mean_pixel_f1(heatmaps, masks, threshold)
     features = _logit(np.asarray(scores))[:, None]
     platt = LogisticRegression(C=1e4).fit(features, labels_array)
     calibration = Calibration(pixel_threshold=threshold, score_slope=float(platt.coef_[0, 0]),
