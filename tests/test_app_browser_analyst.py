@@ -138,7 +138,7 @@ def test_inspect_gives_a_verdict_with_reliability_progress_colour_bar_and_report
     verdict.get_by_text("Measured reliability").wait_for(timeout=WAIT)
     text = verdict.inner_text()
     assert text.splitlines()[0] in VERDICT_HEADLINES
-    assert "calibrated probability of manipulation" in text and 'it called "likely manipulated"' in text
+    assert "calibrated probability of manipulation" in text.lower() and 'it called "likely manipulated"' in text
     expect(page.locator("#classic-analyse")).to_be_enabled(timeout=WAIT)  # enabled again once done
 
     width, height = page.locator("#classic-overlay img").evaluate(NATURAL_SIZE)
