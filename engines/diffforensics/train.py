@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from engines.training.calibration import fit_calibration
+from engines.training.calibration import fit_calibration, has_both_classes
 from engines.data.datasets import ForgeryDataset
 from engines.diffforensics.build import (
     build_diffforensics,
@@ -129,7 +129,7 @@ class DiffForensicsTrainer:
         or the top of the map, whichever ranks the validation images better) and its Platt map."""
         heatmaps, masks, head, top, labels = self._predict_validation()
         calibration = None
-        if 0 < sum(labels) < len(labels):
+        if has_both_classes(labels):
             use_head = roc_auc_score(labels, head) >= roc_auc_score(labels, top)
             self.model.config = dataclasses.replace(
                 self.model.config, image_score="detection_head" if use_head else "map_top")

@@ -14,7 +14,7 @@ import numpy as np
 from engines.data.datasets import ForgeryDataset
 from engines.engine import Engine
 from engines.errors import WorkbenchError
-from engines.training.calibration import Calibration, fit_calibration
+from engines.training.calibration import Calibration, fit_calibration, has_both_classes
 from engines.training.split import held_out_split
 
 
@@ -40,7 +40,7 @@ def calibrate_engine(engine: Engine, dataset: ForgeryDataset, seed: int,
         masks.append(truth if truth is not None and truth.any() else None)
         scores.append(float(analysis.provenance.parameters.get("raw_score", analysis.score)))
         labels.append(dataset[index].tampered)
-    if not 0 < sum(labels) < len(labels):
+    if not has_both_classes(labels):
         why = f" ({len(skipped)} could not be analysed; the first: {skipped[0]})" if skipped else ""
         raise WorkbenchError(f"The held-out split of {dataset.name} needs both authentic and tampered "
                              f"images to calibrate on{why}.")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.training.calibration import Calibration, best_pixel_threshold, fit_calibration
+from engines.training.calibration import Calibration, best_pixel_threshold, fit_calibration, has_both_classes
 from engines.data.datasets import ForgeryDataset
 from engines.training.feature_cache import FeatureCache
 from engines.evaluation.metrics import pixel_scores
@@ -135,6 +135,6 @@ class CachedSegmentationTrainer(ABC):
             masks.append(truth if truth.any() else None)
             scores.append(image_score(maps["val"]))
             labels.append(bool(truth.any()))
-        if not 0 < sum(labels) < len(labels):
+        if not has_both_classes(labels):
             return None
         return fit_calibration(heatmaps, masks, scores, labels)

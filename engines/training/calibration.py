@@ -79,6 +79,11 @@ def best_pixel_threshold(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndar
     return best, means
 
 
+def has_both_classes(labels: Sequence[bool]) -> bool:
+    """Whether validation labels hold authentic and tampered samples: a score map needs both."""
+    return 0 < sum(bool(label) for label in labels) < len(labels)
+
+
 def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
                     scores: Sequence[float], labels: Sequence[bool],
                     pixel_threshold: float | None = None) -> Calibration:
@@ -88,9 +93,9 @@ def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray |
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    labels_array = np.asarray(labels, dtype=int)
-    if labels_array.min() == labels_array.max():
+    if not has_both_classes(labels):
         raise ValueError("score calibration needs authentic and tampered validation samples")
+    labels_array = np.asarray(labels, dtype=int)
     threshold, f1_by_threshold = best_pixel_threshold(heatmaps, masks)
     if pixel_threshold is not None:
         threshold = pixel_threshold
