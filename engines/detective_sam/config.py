@@ -32,6 +32,7 @@ from typing import Literal
 
 from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.backbones.lite_medsam import LiteMedSAMConfig
+from engines.backbones.precision import check_encoder_precision
 from engines.backbones.tiny_vit import TinyViTConfig
 from engines.errors import WorkbenchError
 from engines.method_config import MethodConfig
@@ -118,8 +119,13 @@ class DetectiveSAMConfig(MethodConfig):
     """Encoder/decoder sizes (backbone "lite_medsam" only)."""
     tiny_vit_scales: tuple[str, str, str] = ("embed", "stage1", "stage2")
     """`TinyViT.forward_features` entries used as s0, s1, s2 (backbone "lite_medsam" only)."""
+    encoder_precision: str = "fp32"
+    """How the frozen encoder computes, one of `ENCODER_PRECISIONS`: "bf16" autocasts it to
+    bfloat16 (faster on CPUs with bf16 instructions, see `engines.backbones.precision`). An
+    analysis setting: the engine takes it from its own configuration, not from the weights'."""
 
     def __post_init__(self) -> None:
+        check_encoder_precision(self.encoder_precision)
         if self.prompt_base_resolution % self.coarse_downscale:
             raise WorkbenchError(
                 f"prompt_base_resolution {self.prompt_base_resolution} is not a multiple of "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +44,24 @@ class DetectiveSAMEngine(Engine):
 
     def _build(self) -> DetectiveSAM:
         """Weights files that carry their configuration (our exports, imported releases) are
-        built with it, so e.g. a release's perturbation settings are honoured."""
+        built with it, so e.g. a release's perturbation settings are honoured; the encoder's
+        precision is an analysis setting, taken from the engine's configuration."""
         config: DetectiveSAMConfig = self.config
         store = get_store()
         if config.backbone == "lite_medsam":
             weights = self.trained_weights()
             backbone = store.path("lite_medsam")
             self._weights_sha256 = {"lite_medsam": file_sha256(backbone), weights.name: file_sha256(weights)}
-            model = build_detective_sam(self.trained_config(weights), checkpoint=weights,
+            model = build_detective_sam(self._analysis_config(weights), checkpoint=weights,
                                         backbone_checkpoint=backbone)
         else:
             weights = self.weights_path or store.path("detective_sam")
             self._weights_sha256 = {weights.name: file_sha256(weights)}
-            model = build_detective_sam(self.trained_config(weights), checkpoint=weights)
+            model = build_detective_sam(self._analysis_config(weights), checkpoint=weights)
         return model.to(self.device).eval()
+
+    def _analysis_config(self, weights: Path) -> DetectiveSAMConfig:
+        return replace(self.trained_config(weights), encoder_precision=self.config.encoder_precision)
 
     def _run(self, model: DetectiveSAM, rgb: np.ndarray) -> RawOutput:
         """The noise seed is a run setting: the engine's configuration (`self.config`) may fix it;
@@ -77,6 +82,7 @@ class DetectiveSAMEngine(Engine):
             maps={name: to_original_size(values[0], height, width) for name, values in shifts.items()},
             parameters={
                 "input_size": config.input_size,
+                "encoder_precision": config.encoder_precision,
                 "resize": "Pillow bilinear (antialiased)" if config.antialiased_resize else "OpenCV INTER_LINEAR",
                 "perturbed_streams": list(perturbation.streams),
                 "blur_sigma": perturbation.blur_sigma,

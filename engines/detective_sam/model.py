@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engines.backbones.precision import encoder_autocast
 from engines.detective_sam.config import DetectiveSAMConfig
 from engines.detective_sam.feature_adapter import FeatureAdapter
 from engines.detective_sam.mask_adapter import MaskAdapter
@@ -106,10 +107,11 @@ class DetectiveSAM(nn.Module):
         """`encode_streams` for streams already made by `perturb`."""
         names = self.config.streams
         batch = torch.cat([streams[name] for name in names])
-        pyramid = self._encode((batch - self.pixel_mean) / self.pixel_std)
+        with encoder_autocast(self.config.encoder_precision, batch.device):
+            pyramid = self._encode((batch - self.pixel_mean) / self.pixel_std)
         features = {}
         for scale, level in enumerate(pyramid):
-            for stream, chunk in zip(names, level.chunk(len(names)), strict=True):
+            for stream, chunk in zip(names, level.float().chunk(len(names)), strict=True):
                 features[feature_name(stream, scale)] = chunk
         return features
 
