@@ -27,7 +27,8 @@ class DetectiveSAMEngine(Engine):
     reading_guide = (
         "Detective SAM runs a frozen SAM encoder on the image and on a blurred and a noisy copy; "
         "edited regions react differently to these perturbations. The heatmap is the model's "
-        "probability that a pixel was edited (mask above 0.5). The shift maps show how far each "
+        "probability that a pixel was edited (the mask is where it exceeds the threshold stated with "
+        "the result, fitted on synthetic validation data). The shift maps show how far each "
         "perturbation moved the encoder's features, per scale: they are the raw signal, "
         "normalised within each map, so compare places inside a map, not maps with each other. "
         "The image is resized to a square before analysis: thin structures and small edits can "
