@@ -19,7 +19,7 @@ from engines.training.runs import (
     trainable_engine_names,
     write_run_record,
 )
-from engines.training.run import TrainRequest, run_training
+from engines.training.job import TrainRequest, run_training
 from synthetic_data import write_dataset
 
 

@@ -12,7 +12,7 @@ import pytest
 from engines.catalog import engine_class, engine_names
 from engines.settings import get_settings
 from engines.store.model_store import get_store
-from engines.training.run import TrainRequest, run_training
+from engines.training.job import TrainRequest, run_training
 from synthetic_data import write_dataset
 
 CHANGES = {

@@ -21,7 +21,7 @@ from engines.training.runs import trainable_engine_names
 from engines.settings import get_settings
 from engines.training.loop import TrainProgress
 from engines.method_config import apply_overrides
-from engines.training.run import TrainOutcome, TrainRequest, run_training
+from engines.training.job import TrainOutcome, TrainRequest, run_training
 from ui import views
 from ui.gradio_files import upload_folder
 from ui.jobs import FINISHED, IDLE, BackgroundJob, JobContext, JobSnapshot, SessionJobs

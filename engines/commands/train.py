@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engines.engine import MAIN_STAGE
-    from engines.training.run import TrainRequest, run_training
+    from engines.training.job import TrainRequest, run_training
 
     request = TrainRequest(
         engine=args.engine, data=forge_source(args) if args.on_the_fly else args.data,

@@ -1,4 +1,4 @@
-"""One training run from start to exported weights, with progress and stop requests (for the GUI).
+"""One training job, from request to exported weights, with progress and stop requests (for the GUI).
 
 The same steps as `python -m engines train`: open the dataset, let the engine build its trainer
 (which may first cache features: `preparing` reports that), run `engines.training.loop.fit` (atomic
