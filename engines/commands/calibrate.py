@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import asdict
 
     from engines.catalog import engine_class, get_engine
     from engines.data.datasets import open_dataset
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     calibration = calibrate_engine(engine, dataset, args.seed, progress)
     out = args.out or engine.shipped_calibration()
-    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(json.loads(calibration.to_json()), indent=2) + "\n"))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(asdict(calibration), sort_keys=True, indent=2) + "\n"))
     print(json.dumps({"written": str(out), **calibration.describe(), "slope": calibration.score_slope,
                       "intercept": calibration.score_intercept}))
     return 0

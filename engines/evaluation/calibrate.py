@@ -8,6 +8,7 @@ Never run this on a benchmark: the calibration records the dataset it was fitted
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -45,7 +46,6 @@ def calibrate_engine(engine: Engine, dataset: ForgeryDataset, seed: int,
         raise WorkbenchError(f"The held-out split of {dataset.name} needs both authentic and tampered "
                              f"images to calibrate on{why}.")
     calibration = fit_calibration(heatmaps, masks, scores, labels, pixel_threshold=engine.threshold)
-    validation_facts = {**calibration.validation, "dataset": dataset.name, "split_seed": seed,
-                        "n_skipped": len(skipped), "raw_score_median": round(float(np.median(scores)), 4)}
-    return Calibration(pixel_threshold=calibration.pixel_threshold, score_slope=calibration.score_slope,
-                       score_intercept=calibration.score_intercept, validation=validation_facts)
+    return replace(calibration, validation={
+        **calibration.validation, "dataset": dataset.name, "split_seed": seed, "n_skipped": len(skipped),
+        "raw_score_median": round(float(np.median(scores)), 4)})

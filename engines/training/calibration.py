@@ -59,22 +59,17 @@ class Calibration:
                 "pixel_threshold": self.pixel_threshold, **self.validation}
 
 
-def _tampered_pairs(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[tuple[np.ndarray, np.ndarray]]:
+def mean_pixel_f1(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], threshold: float) -> float:
+    """The mean per-image F1 at `threshold` over the tampered samples."""
     pairs = [(h, m) for h, m in zip(heatmaps, masks, strict=True) if m is not None and m.any()]
     if not pairs:
         raise ValueError("the validation split holds no tampered sample to fit a pixel threshold on")
-    return pairs
-
-
-def mean_pixel_f1(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None], threshold: float) -> float:
-    """The mean per-image F1 at `threshold` over the tampered samples."""
-    return float(np.mean([pixel_scores(h, m, threshold)["f1"] for h, m in _tampered_pairs(heatmaps, masks)]))
+    return float(np.mean([pixel_scores(h, m, threshold)["f1"] for h, m in pairs]))
 
 
 def best_pixel_threshold(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> tuple[float, dict[float, float]]:
     """The threshold (of THRESHOLDS) with the highest mean per-image F1 over tampered samples."""
-    pairs = _tampered_pairs(heatmaps, masks)
-    means = {t: float(np.mean([pixel_scores(h, m, t)["f1"] for h, m in pairs])) for t in THRESHOLDS}
+    means = {t: mean_pixel_f1(heatmaps, masks, t) for t in THRESHOLDS}
     best = max(means, key=lambda t: (means[t], -abs(t - 0.5)))
     return best, means
 
@@ -96,10 +91,11 @@ def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray |
     if not has_both_classes(labels):
         raise ValueError("score calibration needs authentic and tampered validation samples")
     labels_array = np.asarray(labels, dtype=int)
-    threshold, f1_by_threshold = best_pixel_threshold(heatmaps, masks)
-    if pixel_threshold is not None:
+    if pixel_threshold is None:
+        threshold, f1_by_threshold = best_pixel_threshold(heatmaps, masks)
+    else:
         threshold = pixel_threshold
-        f1_by_threshold[threshold] = mean_pixel_f1(heatmaps, masks, threshold)
+        f1_by_threshold = {t: mean_pixel_f1(heatmaps, masks, t) for t in {threshold, 0.5}}
     features = _logit(np.asarray(scores))[:, None]
     platt = LogisticRegression(C=1e4).fit(features, labels_array)
     calibration = Calibration(pixel_threshold=threshold, score_slope=float(platt.coef_[0, 0]),
