@@ -23,7 +23,7 @@ from engines.diffforensics.build import (
 )
 from engines.diffforensics.config import COMPACT, FULL, DiffForensicsConfig, LossConfig, SegformerSpec
 from engines.diffforensics.edge_cue import EdgeCueModule, edge_cues
-from engines.diffforensics.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
+from engines.backbones.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from engines.diffforensics.encoder import SegformerEncoder
 from engines.diffforensics.engine import EDGE_MAP_NAMES, DiffForensicsEngine
 from engines.diffforensics.losses import (

@@ -10,7 +10,7 @@ import torch
 from engines.method_config import apply_overrides
 from engines.diffforensics.build import build_diffforensics
 from engines.diffforensics.config import COMPACT, DiffForensicsConfig
-from engines.diffforensics.efficientnet_lite import (
+from engines.backbones.efficientnet_lite import (
     LITE0_STAGES,
     EfficientNetLite,
     load_efficientnet_lite,

@@ -41,17 +41,19 @@ def test_stage1_shapes_and_trainable_parts(tiny_stage1):
     size = TINY.sam_input_size
     images = torch.rand(3, 3, size, size)
     clip_images = torch.nn.functional.interpolate(images, size=32)
-    class_logits, masks = tiny_stage1.forward_from_embeddings(clip_images, tiny_stage1.image_embeddings(images))
+    class_logits, masks = tiny_stage1.forward_from_embeddings(tiny_stage1.vision_inputs(clip_images),
+                                                              tiny_stage1.image_embeddings(images))
     assert class_logits.shape == (3, 3)
     assert masks.shape == (3, 1, size, size)
     trainable = {n.split(".")[0] for n, p in tiny_stage1.named_parameters() if p.requires_grad}
-    assert trainable == {"vision", "classifier", "prompt_module", "mask_decoder"}
+    assert trainable == {"vision", "classifier", "prompt_module", "dense_prompt", "mask_decoder"}
 
 
 def test_class_token_is_taken_before_post_layernorm(tiny_stage1):
     clip_images = torch.rand(2, 3, 32, 32)
-    tokens = tiny_stage1.vision(pixel_values=tiny_stage1.normalise(clip_images)).last_hidden_state
-    logits, patches = tiny_stage1.classify(clip_images)
+    inputs = tiny_stage1.vision_inputs(clip_images)
+    tokens = tiny_stage1.vision(pixel_values=inputs).last_hidden_state
+    logits, patches = tiny_stage1.classify(inputs)
     assert torch.allclose(logits, tiny_stage1.classifier(tokens[:, 0]))
     assert patches.shape == (2, 16, 32)
 
@@ -64,23 +66,48 @@ def test_prompt_module_gives_one_token_that_depends_on_the_logits(tiny_stage1):
     assert not torch.allclose(prompt, tiny_stage1.prompt_module(patches, logits + torch.tensor([5.0, -5.0, 0.0])))
 
 
-def test_only_images_predicted_tampered_are_segmented(tiny_stage1):
-    size = TINY.sam_input_size
-    images = torch.rand(2, 3, size, size)
-    clip_images = torch.rand(2, 3, 32, 32)
-    classifier = tiny_stage1.classifier[-1]
-    original = classifier.bias.detach().clone()
-    try:
-        with torch.no_grad():
-            classifier.bias.copy_(torch.tensor([100.0, 0.0, 0.0]))
-            probabilities, masks = tiny_stage1.predict(clip_images, images)
-            assert (probabilities.argmax(-1) == 0).all() and masks.abs().sum() == 0
-            classifier.bias.copy_(torch.tensor([0.0, 0.0, 100.0]))
-            probabilities, masks = tiny_stage1.predict(clip_images, images)
-            assert (probabilities.argmax(-1) == TAMPERED_CLASS).all() and masks.sum() > 0
-    finally:
-        with torch.no_grad():
-            classifier.bias.copy_(original)
+def test_token_vision_reads_a_frozen_backbone_and_prompts_densely():
+    """The compact profile's stage 1: pretrained-backbone tokens (frozen, not saved), a trainable
+    transformer with a class token, and a dense prompt that starts at zero (SAM's no-mask prompt)."""
+    vision = dataclasses.replace(COMPACT.vision, image_size=64, hidden_size=32, intermediate_size=64,
+                                 num_attention_heads=2, token_grid=4)
+    config = dataclasses.replace(TINY, vision=vision, dense_prompt=True)
+    torch.manual_seed(0)
+    stage1 = build_stage1(config)
+    saved = stage1.trainable_state_dict()
+    assert not any(k.startswith("vision.backbone.") for k in saved)
+    assert any(k.startswith("vision.layers.") for k in saved) and "dense_prompt.weight" in saved
+    assert not any(p.requires_grad for p in stage1.vision.backbone.parameters())
+    images = torch.rand(2, 3, 64, 64)
+    inputs = stage1.vision_inputs(images)
+    assert inputs.shape == (2, 16, stage1.explainer_dim) and not inputs.requires_grad
+    logits, patches = stage1.classify(inputs)
+    assert logits.shape == (2, 3) and patches.shape == (2, 16, 32)
+    sam_images = torch.rand(2, 3, TINY.sam_input_size, TINY.sam_input_size)
+    embeddings = stage1.image_embeddings(sam_images)
+    with torch.no_grad():
+        before = stage1.segment(embeddings, patches, logits)
+        stage1.dense_prompt = None
+        assert torch.allclose(before, stage1.segment(embeddings, patches, logits))
+
+
+def test_class_follows_the_score_and_a_tampered_class_always_has_a_region():
+    from engines.errors import WorkbenchError
+    from engines.ifdl_vlm.decision import decided_class, flagged_region
+
+    probabilities = torch.tensor([0.45, 0.15, 0.40])
+    assert decided_class(probabilities, score=0.55) == "tampered"
+    assert decided_class(probabilities, score=0.45) == "real"
+    assert decided_class(torch.tensor([0.2, 0.5, 0.3]), score=0.8) == "fully synthetic"
+    heatmap = np.zeros((10, 10), np.float32)
+    heatmap[2:4, 2:4] = 0.3
+    heatmap[3, 3] = 0.4
+    mask, threshold = flagged_region(heatmap, 0.2)
+    assert threshold == 0.2 and mask.sum() == 4
+    mask, threshold = flagged_region(heatmap, 0.5)
+    assert threshold == pytest.approx(0.2) and mask.sum() == 4 and np.array_equal(mask, heatmap > threshold)
+    with pytest.raises(WorkbenchError, match="no region"):
+        flagged_region(np.zeros((4, 4), np.float32), 0.5)
 
 
 def _encoder(seed: int = 0):
@@ -125,7 +152,7 @@ def test_explainer_features_read_the_penultimate_layer_and_use_the_mask(tiny_sta
     mask[:, :40] = True
     image, _ = aligned_square_inputs(rgb, None, 32)
     with torch.no_grad():
-        expected = tiny_stage1.hidden_states(tiny_stage1.normalise(image), layer=-2)[:, 1:]
+        expected = tiny_stage1.hidden_states(tiny_stage1.vision_inputs(image), layer=-2)[:, 1:]
     assert torch.allclose(tiny_stage1.explainer_features(rgb, mask, alpha=1.0), expected, atol=1e-6)
     assert torch.allclose(tiny_stage1.explainer_features(rgb, None, alpha=0.5), expected, atol=1e-6)
     assert not torch.allclose(tiny_stage1.explainer_features(rgb, mask, alpha=0.5), expected, atol=1e-4)
@@ -145,11 +172,10 @@ def test_location_words_and_region_numbers():
 
 def test_evidence_measures_the_noisier_region(spliced_image):
     rgb, mask = spliced_image
-    evidence = measure_evidence(rgb, mask, "tampered", 0.9)
+    evidence = measure_evidence(rgb, mask, "tampered")
     assert evidence["region"]["box_xyxy"] == [120, 80, 220, 160]
     assert evidence["region"]["location"] == "center"
     assert evidence["noise_sigma_inside"] > 2 * evidence["noise_sigma_outside"]
-    assert evidence["probability"] == 0.9
     whole = measure_evidence(rgb, None, "real")
     assert whole["region"] is None and "noise_sigma_image" in whole
 
@@ -243,6 +269,8 @@ def test_explainer_trains_only_projector_and_lora_and_generates():
     assert explainer.projector[0].weight.grad is not None
     text = explainer.explain(features[:1], "Detector: tampered.")
     assert isinstance(text, str)
+    line = explainer.continue_line(explainer.prompt(features[:1], "Detector: tampered."), "Type:")
+    assert isinstance(line, str) and "\n" not in line
 
 
 def _shipped_engine():
@@ -297,11 +325,54 @@ def test_shipped_explainer_follows_the_mask_it_is_given(spliced_image):
     assert texts[0] != texts[1]
 
 
-def test_an_explanation_with_missing_sections_is_flagged():
-    from engines.ifdl_vlm.engine import flag_incomplete
+def test_composed_explanations_agree_with_class_and_region(spliced_image):
+    """Measured sections come from the evidence; the model's lines are kept only when they name a
+    kind of edit it was trained on, so no class gets a contradicting story."""
+    from engines.ifdl_vlm.compose import compose_explanation
+    from engines.ifdl_vlm.explanation_check import explanation_problems
 
-    whole = "\n".join(f"{name}: something." for name in SECTIONS)
-    assert flag_incomplete(whole) == whole
-    broken = flag_incomplete("Type: splice.\nAreas: the centre.")
-    assert broken.startswith("Type: splice.") and "Incomplete explanation" in broken
-    assert "Tampered content, Visual inconsistencies, Summary" in broken
+    rgb, mask = spliced_image
+    tampered = measure_evidence(rgb, mask, "tampered")
+    asked = []
+
+    def model(lines):
+        def write_line(so_far):
+            asked.append(so_far)
+            return lines[len(asked) - 1]
+        return write_line
+
+    text = compose_explanation("tampered", tampered, model(["splicing from another photo", "content pasted from a different photograph."]))
+    sections = split_sections(text)
+    assert sections["Type"] == "splicing from another photo" and sections["Summary"] == "Tampered: the center region was pasted from another photo."
+    assert asked[0] == "Type:" and asked[1].endswith("Tampered content:") and "(120, 80) to (220, 160)" in asked[1]
+    assert explanation_problems(text, "tampered", tampered["region"]) == []
+    asked.clear()
+    text = compose_explanation("tampered", tampered, model(["none", "all content is generated"]))
+    sections = split_sections(text)
+    assert sections["Type"] == "manipulation" and sections["Tampered content"] == "the region's content was altered"
+    assert explanation_problems(text, "tampered", tampered["region"]) == []
+    asked.clear()
+    text = compose_explanation("tampered", tampered, model(["local retouching", "an object's colour was changed in place"]))
+    assert split_sections(text)["Tampered content"] == "an object's colour was changed in place"
+    for label in ("real", "fully synthetic"):
+        evidence = measure_evidence(rgb, None, label)
+        text = compose_explanation(label, evidence, lambda so_far: pytest.fail("no model line for this class"))
+        assert explanation_problems(text, label, None) == []
+    with pytest.raises(ValueError):
+        compose_explanation("tampered", measure_evidence(rgb, None, "tampered"), model([]))
+
+
+def test_the_explanation_check_catches_each_contradiction(spliced_image):
+    from engines.ifdl_vlm.explanation_check import explanation_problems
+
+    rgb, mask = spliced_image
+    region = measure_evidence(rgb, mask, "tampered")["region"]
+    story = teacher_text({"edit_type": "splice", "params": {}}, measure_evidence(rgb, mask, "tampered"))
+    authentic = teacher_text({"edit_type": "authentic"}, measure_evidence(rgb, None, "real"))
+    assert explanation_problems(story, "tampered", region) == []
+    assert any("describes an edit" in p for p in explanation_problems(story, "real", None))
+    assert any("region is flagged" in p for p in explanation_problems(authentic, "real", region))
+    assert any("does not name an edit" in p for p in explanation_problems(story.replace("splicing from another photo", "none"), "tampered", region))
+    assert explanation_problems(authentic, "tampered", None) == ["the class is tampered but no region is flagged"]
+    assert any("Summary section is missing" in p for p in explanation_problems(story.rsplit("\n", 1)[0], "tampered", region))
+    assert any("fully synthetic" in p for p in explanation_problems(story, "fully synthetic", None))

@@ -117,8 +117,8 @@ def pixel_readout(analysis: Analysis, x: int, y: int, threshold: float) -> str:
 
 def evidence_label(analysis: Analysis) -> str:
     if analysis.label:
-        return ("Evidence: the measured numbers behind the explanation (a 'probability' here is the "
-                "classifier's confidence in its class, not the image score above)")
+        return ("Evidence: the measured numbers behind the explanation ('class_probabilities' are the "
+                "classifier's raw outputs, not the calibrated image score above)")
     return "Evidence: the measured numbers behind the result"
 
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engines.diffforensics.efficientnet_lite import VARIANTS as LITE_VARIANTS
-from engines.diffforensics.efficientnet_lite import pyramid_channels
+from engines.backbones.efficientnet_lite import VARIANTS as LITE_VARIANTS
+from engines.backbones.efficientnet_lite import pyramid_channels
 from engines.diffforensics.simplex import NOISE_KINDS, NoiseKind
 from engines.errors import WorkbenchError
 from engines.method_config import MethodConfig

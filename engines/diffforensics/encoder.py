@@ -15,7 +15,7 @@ from torch import nn
 
 from engines.backbones.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from engines.diffforensics.config import DiffForensicsConfig, SegformerSpec
-from engines.diffforensics.efficientnet_lite import PYRAMID_STAGES, EfficientNetLite, load_efficientnet_lite
+from engines.backbones.efficientnet_lite import PYRAMID_STAGES, EfficientNetLite, load_efficientnet_lite
 from engines.errors import WeightsError
 from engines.store.model_store import load_state_dict
 

@@ -1,9 +1,9 @@
 """Builders for IFDL-VLM stage 1 (after segment-anything's `build_sam.py`).
 
-`build_stage1(config, sam_checkpoint=None, vision_source=None)`:
-- compact: a CLIP vision transformer of `config.vision`'s size (random: trained from scratch) and
-  LiteMedSAM's TinyViT encoder, prompt encoder and mask decoder (from `sam_checkpoint`,
-  `lite_medsam.pth`);
+`build_stage1(config, sam_checkpoint=None, vision_source=None, backbone_checkpoint=None)`:
+- compact: the token vision (`token_vision.py`: the ImageNet EfficientNet-Lite backbone from
+  `backbone_checkpoint`, its trainable transformer random) and LiteMedSAM's TinyViT encoder,
+  prompt encoder and mask decoder (from `sam_checkpoint`, `lite_medsam.pth`);
 - full: CLIP ViT-L/14 from `vision_source` (a local folder or hub id in transformers layout) or,
   without one, random at full size; SAM ViT-H's parts from `sam_checkpoint`
   (`sam_vit_h_4b8939.pth`).
@@ -20,20 +20,31 @@ from engines.ifdl_vlm.config import IFDLConfig, get_config
 from engines.ifdl_vlm.model import IFDLStage1
 
 
-def build_vision(config: IFDLConfig, vision_source: str | Path | None = None):
+def build_vision(config: IFDLConfig, vision_source: str | Path | None = None,
+                 backbone_checkpoint: str | Path | None = None):
     from transformers import CLIPVisionModel
 
+    if config.vision.backbone is not None:
+        from engines.backbones.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
+        from engines.ifdl_vlm.token_vision import TokenVision
+        from engines.store.model_store import load_state_dict
+
+        backbone = EfficientNetLite(config.vision.backbone, features_only=True)
+        if backbone_checkpoint is not None:
+            load_efficientnet_lite(backbone, load_state_dict(Path(backbone_checkpoint)), str(backbone_checkpoint))
+        return TokenVision(config.vision, backbone)
     if vision_source is not None:
         return CLIPVisionModel.from_pretrained(str(vision_source))
     return CLIPVisionModel(config.vision.clip_config())
 
 
 def build_stage1(config: IFDLConfig | str = "compact", sam_checkpoint: str | Path | None = None,
-                 vision_source: str | Path | None = None) -> IFDLStage1:
+                 vision_source: str | Path | None = None,
+                 backbone_checkpoint: str | Path | None = None) -> IFDLStage1:
     """Stage 1 in eval mode on the CPU (see the module docstring)."""
     if isinstance(config, str):
         config = get_config(config)
-    vision = build_vision(config, vision_source)
+    vision = build_vision(config, vision_source, backbone_checkpoint)
     if config.lite_medsam is not None:
         from engines.backbones.lite_medsam import build_lite_medsam
 

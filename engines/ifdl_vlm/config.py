@@ -7,11 +7,13 @@ full — stage 1: CLIP ViT-L/14 at 224 px (`openai/clip-vit-large-patch14`, full
 and prompt encoder frozen, decoder trained); stage 2: LLaVA-1.5-13B (`llava-hf`), its own
 CLIP-L/14-336 vision tower fed the region-aware features, LoRA r 128 / α 256 on the LLM.
 
-compact — stage 1: a small CLIP vision transformer trained from scratch (128 px, patch 16,
-width 192, 4 layers) → the same heads → LiteMedSAM's prompt encoder + mask decoder on the frozen
-TinyViT embedding of the 128 px image (as compact Detective SAM: 256 ch, 32²); stage 2: the
-stage-1 CLIP (frozen, penultimate layer, patch tokens average-pooled to 4×4 = 16 visual tokens)
-→ MLP projector → SmolLM2-135M-Instruct with LoRA r 8 on q/v.
+compact — stage 1: the frozen ImageNet EfficientNet-Lite0's feature maps (strides 8, 16 and 32 of
+the 384 px image, pooled to 12×12 tokens) → a small trainable transformer (width 192, 2 layers,
+class token; `token_vision.py`) → the same heads → LiteMedSAM's prompt encoder + mask decoder on
+the frozen TinyViT embedding of the 128 px image, prompted by the sparse token and a dense prompt
+from the patch tokens; stage 2: the frozen EfficientNet tokens (region-aware, average-pooled to
+4×4 = 16 visual tokens, as LLaVA reads its own frozen vision tower) → MLP projector →
+SmolLM2-135M-Instruct with LoRA r 8 on q/v.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ class VisionConfig:
     num_hidden_layers: int = 24
     num_attention_heads: int = 16
     pretrained: str | None = "clip_vit_large_patch14"
+    backbone: str | None = None
+    """A frozen ImageNet encoder (model-store entry, e.g. "efficientnet_lite0") whose feature maps
+    become the tokens of a small trainable transformer (`token_vision.py`) instead of CLIP's patches."""
+    backbone_stages: tuple[int, ...] = ()
+    """Which of the backbone's stage outputs (`EfficientNetLite.forward_stages`) make the tokens."""
+    token_grid: int = 12
+    """Backbone maps are average-pooled to token_grid² tokens."""
 
     def clip_config(self) -> Any:
         from transformers import CLIPVisionConfig
@@ -55,7 +64,7 @@ class VisionConfig:
 
     @property
     def grid(self) -> int:
-        return self.image_size // self.patch_size
+        return self.token_grid if self.backbone else self.image_size // self.patch_size
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class ExplainerConfig:
     lora_alpha: int = 256
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     max_new_tokens: int = 512
+    max_line_tokens: int = 24
+    """Cap of one model-written line of an explanation (`engines.ifdl_vlm.compose`)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class IFDLConfig(MethodConfig):
     classifier_hidden: int = 512
     prompt_dim: int = 256
     prompt_heads: int = 8
+    dense_prompt: bool = False
+    """Also prompt the mask decoder densely: the patch tokens projected to the prompt width on the
+    image embedding's grid (SAM's dense prompt slot, which otherwise holds `no_mask_embed`)."""
 
 
 FULL = IFDLConfig(
@@ -98,8 +112,9 @@ FULL = IFDLConfig(
 
 COMPACT = IFDLConfig(
     profile="compact",
-    vision=VisionConfig(image_size=128, patch_size=16, hidden_size=192, intermediate_size=768,
-                        num_hidden_layers=4, num_attention_heads=3, pretrained=None),
+    vision=VisionConfig(image_size=384, patch_size=32, hidden_size=192, intermediate_size=768,
+                        num_hidden_layers=2, num_attention_heads=3, pretrained=None,
+                        backbone="efficientnet_lite0", backbone_stages=(2, 4, 6), token_grid=12),
     explainer=ExplainerConfig(
         language_model="smollm2_135m_instruct_q4_1",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -113,6 +128,7 @@ COMPACT = IFDLConfig(
     lite_medsam=LiteMedSAMConfig(encoder=TinyViTConfig(image_size=128)),
     sam_input_size=128,
     classifier_hidden=256,
+    dense_prompt=True,
 )
 
 PROFILES: dict[str, IFDLConfig] = {"full": FULL, "compact": COMPACT}

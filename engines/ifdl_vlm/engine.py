@@ -7,25 +7,31 @@ from pathlib import Path
 import numpy as np
 
 from engines.engine import Engine, RawOutput, TrainingStage
-from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, TAMPERED_CLASS, IFDLConfig
+from engines.ifdl_vlm.compose import compose_explanation
+from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, IFDLConfig
+from engines.ifdl_vlm.decision import REAL_CLASS, decided_class, flagged_region
 from engines.ifdl_vlm.evidence import measure_evidence
+from engines.ifdl_vlm.explanation_check import explanation_problems
 from engines.ifdl_vlm.model import IFDLVLMModel
-from engines.ifdl_vlm.teacher import evidence_prompt, split_sections
+from engines.ifdl_vlm.teacher import evidence_prompt
 from engines.ifdl_vlm.weights import load_part, split_weights, training_commands
 from engines.store.model_store import file_sha256, get_store
 from engines.data.tensors import to_original_size, to_square_input
 
-REAL_CLASS = CLASS_NAMES.index("real")
-
-
-def flag_incomplete(text: str) -> str:
-    """The generated text, with a visible warning when sections are missing (it happens on images
-    far from the training data, e.g. a flat grey one) so it is not read as a whole explanation."""
-    missing = [name for name, body in split_sections(text).items() if not body]
-    if not missing:
-        return text
-    return (f"{text}\n\n(Incomplete explanation — no {', '.join(missing)} section: the language "
-            "model went off track on this image; rely on the evidence numbers.)")
+def explain_image(model: IFDLVLMModel, rgb: np.ndarray, mask: np.ndarray | None, label: str,
+                  evidence: dict) -> str:
+    """The explanation of an image for its class, region and evidence (`compose.py`), checked
+    against them: a text that fails the check (it cannot by construction; the check guards that)
+    says so at its end. The check's outcome is added to `evidence`."""
+    device = model.stage1.clip_mean.device
+    features = model.stage1.explainer_features(rgb, mask, model.stage1.config.explainer.alpha).to(device)
+    prompt = model.explainer.prompt(features, evidence_prompt(evidence))
+    text = compose_explanation(label, evidence, lambda so_far: model.explainer.continue_line(prompt, so_far))
+    problems = explanation_problems(text, label, evidence["region"])
+    evidence["explanation_check"] = problems or "consistent with the class and the region"
+    if problems:
+        text += "\n\n(Inconsistent explanation: " + "; ".join(problems) + ". Rely on the evidence numbers.)"
+    return text
 
 
 class IFDLVLMEngine(Engine):
@@ -39,15 +45,15 @@ class IFDLVLMEngine(Engine):
     stages = (TrainingStage("explainer", "stage 2: the explanation model, on top of stage-1 weights given as the "
                             "initial weights", "a dataset made by the forge", "engines.ifdl_vlm.explainer_train"),)
     reading_guide = (
-        "IFDL-VLM first classifies the whole image as real, fully synthetic or tampered, and only "
-        "an image classified tampered gets a mask (so a wrong class means no mask at all). The "
-        "score is 1 − P(real): fully synthetic counts as manipulated. The explanation is written "
-        "by a small language model from the image features and the measured evidence listed "
-        "beside it (class probabilities, the region's box, area and location, and noise and JPEG "
-        "error levels inside vs outside the region, in grey levels): trust the numbers, and read "
-        "the prose as a summary of them. The kind of edit it names is the model's guess from the "
-        "image, not a measurement. Noise and error levels also differ between textured and flat "
-        "content, so a mismatch is a hint, not proof."
+        "IFDL-VLM classifies the whole image as real, fully synthetic or tampered, and only an "
+        "image classified tampered gets a mask. The score is 1 − P(real), calibrated on synthetic "
+        "validation data: fully synthetic counts as manipulated, and the class follows the score "
+        "(real below 0.5), so the two never disagree. A tampered class always has a region: when "
+        "no pixel passes the threshold, the threshold is lowered to half the map's peak and the "
+        "result says so. In the explanation, the region, its size and the noise and JPEG error "
+        "levels inside vs outside it (grey levels) are measurements; the kind of edit and what it "
+        "changed are a small language model's guess from the image. Noise and error levels also "
+        "differ between textured and flat content, so a mismatch is a hint, not proof."
     )
 
     @classmethod
@@ -70,10 +76,12 @@ class IFDLVLMEngine(Engine):
         _, explainer_tensors = split_weights(weights)
         store = get_store()
         self._weights_sha256 = {config.sam: file_sha256(store.path(config.sam)), weights.name: file_sha256(weights)}
+        if config.vision.backbone is not None:
+            self._weights_sha256[config.vision.backbone] = file_sha256(store.path(config.vision.backbone))
         stage1 = load_stage1(config, weights)
         explainer = None
         if explainer_tensors:
-            explainer = load_explainer(config, config.vision.hidden_size)
+            explainer = load_explainer(config, stage1.explainer_dim)
             load_part(explainer, explainer.trainable_state_dict(), explainer_tensors, str(weights))
             lm_path = store.path(config.explainer.language_model)
             self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
@@ -82,31 +90,31 @@ class IFDLVLMEngine(Engine):
     def _run(self, model: IFDLVLMModel, rgb: np.ndarray, explain: bool = True) -> RawOutput:
         config: IFDLConfig = model.stage1.config
         height, width = rgb.shape[:2]
-        clip_images = to_square_input(rgb, config.vision.image_size).to(self.device)
-        sam_images = to_square_input(rgb, config.sam_input_size).to(self.device)
-        probabilities, masks = model.stage1.predict(clip_images, sam_images)
+        images = to_square_input(rgb, config.vision.image_size).to(self.device)
+        probabilities, patches, logits = model.stage1.class_probabilities(images)
         probabilities = probabilities[0].cpu()
-        predicted = int(probabilities.argmax())
-        label = CLASS_NAMES[predicted]
-        heatmap = to_original_size(masks[0, 0], height, width)
-        mask = heatmap > self.threshold
-        evidence = measure_evidence(rgb, mask if predicted == TAMPERED_CLASS else None, label,
-                                    float(probabilities[predicted]))
+        raw_score = 1.0 - float(probabilities[REAL_CLASS])
+        score = self.calibration.calibrate_score(raw_score) if self.calibration is not None else raw_score
+        label = decided_class(probabilities, score)
+        heatmap = np.zeros((height, width), np.float32)
+        mask, threshold = heatmap > 0, self.pixel_threshold
+        if label == "tampered":
+            sam_images = to_square_input(rgb, config.sam_input_size).to(self.device)
+            heatmap = to_original_size(model.stage1.mask_probabilities(sam_images, patches, logits)[0, 0], height, width)
+            mask, threshold = flagged_region(heatmap, self.pixel_threshold)
+        region_mask = mask if label == "tampered" else None
+        evidence = measure_evidence(rgb, region_mask, label)
         evidence["class_probabilities"] = {name: round(float(p), 3) for name, p in zip(CLASS_NAMES, probabilities, strict=True)}
+        parameters = {"vision_input": config.vision.image_size, "sam_input": config.sam_input_size,
+                      "alpha": config.explainer.alpha, "threshold": threshold}
+        if threshold != self.pixel_threshold:
+            parameters["threshold_lowered_from"] = self.pixel_threshold
         text = None
         if model.explainer is not None and explain:
-            features = model.stage1.explainer_features(rgb, mask if mask.any() else None, config.explainer.alpha)
-            text = flag_incomplete(model.explainer.explain(features.to(self.device), evidence_prompt(evidence)))
-        return RawOutput(
-            heatmap=heatmap,
-            score=1.0 - float(probabilities[REAL_CLASS]),
-            mask=mask,
-            label=label,
-            text=text,
-            evidence=evidence,
-            parameters={"vision_input": config.vision.image_size, "sam_input": config.sam_input_size,
-                        "alpha": config.explainer.alpha, "explanations": text is not None},
-        )
+            text = explain_image(model, rgb, region_mask, label, evidence)
+        parameters["explanations"] = text is not None
+        return RawOutput(heatmap=heatmap, score=raw_score, mask=mask, label=label, text=text, evidence=evidence,
+                         parameters=parameters)
 
 
 ENGINE = IFDLVLMEngine

@@ -1,7 +1,9 @@
 """Region-aware visual feature enhancement: α·V(x) + (1 − α)·V(x ⊙ M).
 
-V is the vision encoder, x the normalised image tensor, M the binarised mask (all ones without a
-mask), applied to the normalised tensor as in the authors' code. Unlike their inference (which
+V is the vision encoder, x the image in [0, 1], M the binarised mask (all ones without a mask).
+The authors mask the normalised tensor (masked pixels become the mean colour); here the mask is
+applied before the encoder's own normalisation (masked pixels become black), because the compact
+encoder is not CLIP and normalises differently. Unlike their inference (which
 crops the image but stretches the mask), the image and the mask are resized to the square input
 the same way here (`engines.data.tensors`), so they stay aligned on non-square images.
 """
@@ -28,7 +30,7 @@ def aligned_square_inputs(rgb: np.ndarray, mask: np.ndarray | None, size: int) -
 
 def region_aware_features(encode: Callable[[torch.Tensor], torch.Tensor], pixel_values: torch.Tensor,
                           masks: torch.Tensor | None, alpha: float) -> torch.Tensor:
-    """α·encode(x) + (1 − α)·encode(x ⊙ M) for normalised `pixel_values` (B, 3, S, S) and
+    """α·encode(x) + (1 − α)·encode(x ⊙ M) for images `pixel_values` (B, 3, S, S) in [0, 1] and
     masks (B, 1, S, S) binarised at 0.5 (None: all ones, so the result is encode(x))."""
     features = encode(pixel_values)
     if masks is None or alpha == 1.0:

@@ -67,13 +67,9 @@ def cue_levels(rgb: np.ndarray, mask: np.ndarray | None) -> dict[str, float]:
     return {**_inside_outside(sigma, mask, "noise_sigma"), **_inside_outside(ela, mask, "ela")}
 
 
-def measure_evidence(rgb: np.ndarray, mask: np.ndarray | None, label: str,
-                     probability: float | None = None) -> dict[str, Any]:
-    """Everything the explanation may state: class (+ probability), region facts and cues."""
+def measure_evidence(rgb: np.ndarray, mask: np.ndarray | None, label: str) -> dict[str, Any]:
+    """Everything the explanation may state: class, region facts and cues."""
     region = None if mask is None else region_facts(mask)
-    evidence: dict[str, Any] = {"label": label}
-    if probability is not None:
-        evidence["probability"] = round(float(probability), 3)
-    evidence["region"] = region
+    evidence: dict[str, Any] = {"label": label, "region": region}
     evidence.update(cue_levels(rgb, mask if region is not None else None))
     return evidence

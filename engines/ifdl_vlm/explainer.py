@@ -41,6 +41,17 @@ def load_language_model(config: ExplainerConfig, folder: Path) -> tuple[Any, Any
     return model, tokenizer
 
 
+def line_end_stops(tokenizer: Any) -> Any:
+    """Stopping criteria that end generation at the first token containing a line break."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class EndOfLine(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            return torch.tensor(["\n" in tokenizer.decode(ids[-1:]) for ids in input_ids], device=input_ids.device)
+
+    return StoppingCriteriaList([EndOfLine()])
+
+
 class Explainer(nn.Module):
     def __init__(self, config: ExplainerConfig, vision_dim: int, language_model: nn.Module, tokenizer: Any) -> None:
         super().__init__()
@@ -103,13 +114,31 @@ class Explainer(nn.Module):
 
     @torch.inference_mode()
     def explain(self, patch_features: torch.Tensor, evidence_text: str) -> str:
-        """Greedy decoding of the explanation for one image's (1, N, vision_dim) patch tokens."""
-        prompt = self._prompt_embeddings(self.visual_tokens(patch_features)[0], evidence_text)[None]
+        """Greedy decoding of the whole explanation for one image's (1, N, vision_dim) patch tokens."""
+        return self._generate(self.prompt(patch_features, evidence_text), self.config.max_new_tokens)
+
+    @torch.inference_mode()
+    def prompt(self, patch_features: torch.Tensor, evidence_text: str) -> torch.Tensor:
+        """(L, width) embeddings of the user turn and the assistant's opening for one image."""
+        return self._prompt_embeddings(self.visual_tokens(patch_features)[0], evidence_text)
+
+    @torch.inference_mode()
+    def continue_line(self, prompt: torch.Tensor, answer_so_far: str) -> str:
+        """Greedy decoding of the rest of the answer's current line (at most
+        `config.max_line_tokens` tokens), after `prompt` (from `prompt`) and the answer text written
+        so far, which ends where the line's model-written part begins (e.g. after "Type:")."""
+        sequence = torch.cat([prompt, self._embed(self._token_ids(answer_so_far))])
+        return self._generate(sequence, self.config.max_line_tokens, line_end_stops(self.tokenizer)).split("\n")[0].strip()
+
+    def _generate(self, sequence: torch.Tensor, max_new_tokens: int, stopping: Any = None) -> str:
         end = self.tokenizer.convert_tokens_to_ids(TURN_END)
+        extra = {"stopping_criteria": stopping} if stopping is not None else {}
         generated = self.language_model.generate(
-            inputs_embeds=prompt, attention_mask=torch.ones(prompt.shape[:2], dtype=torch.long, device=prompt.device),
-            max_new_tokens=self.config.max_new_tokens, do_sample=False,
+            inputs_embeds=sequence[None],
+            attention_mask=torch.ones((1, sequence.shape[0]), dtype=torch.long, device=sequence.device),
+            max_new_tokens=max_new_tokens, do_sample=False,
             eos_token_id=end if isinstance(end, int) and end >= 0 else None,
             pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0,
+            **extra,
         )
         return self.tokenizer.decode(generated[0], skip_special_tokens=True).strip()

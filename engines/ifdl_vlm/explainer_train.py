@@ -1,7 +1,8 @@
 """IFDL-VLM stage 2 training: the explainer's projector and LoRA on teacher explanations.
 
-The stage-1 vision encoder is frozen, so each sample's region-aware patch features (with its true
-mask, α from the config) are cached once, together with its evidence prompt and teacher text
+The visual tokens stage 2 reads are frozen (`IFDLStage1.explainer_tokens`), so each sample's
+region-aware features (with its true mask, α from the config) are cached once, together with its
+evidence prompt and teacher text
 (`teacher.py`, from the forge metadata and the evidence measured on the true mask) in a JSON file
 beside the cache. The held-out split is stage 1's (`engines.training.split`), so the explanation
 evaluation runs on samples neither stage trained on. An epoch is `samples_per_epoch` shuffled
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.store.trained_weights import atomic_write, read_trained_config
+from engines.store.trained_weights import atomic_write, read_calibration, read_trained_config
 from engines.data.datasets import ForgeryDataset, open_dataset
 from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
 from engines.errors import WorkbenchError
@@ -109,9 +110,9 @@ class ExplainerTrainer:
         return {"val_lm_loss": float(np.mean(losses)) if losses else float("nan")}
 
     def export(self, path: Path) -> None:
-        """The shippable file: stage 1's trained parts plus the projector and LoRA, fp16."""
+        """The shippable file: stage 1's trained parts and calibration plus the projector and LoRA, fp16."""
         save_ifdl_weights(path, self.stage1.config, self.stage1.trainable_state_dict(),
-                          self.explainer.trainable_state_dict())
+                          self.explainer.trainable_state_dict(), read_calibration(self.stage1_weights))
 
 
 def load_explainer(config: IFDLConfig, vision_dim: int) -> Explainer:
@@ -132,5 +133,5 @@ def make_stage_trainer(config: IFDLConfig, data: Path, stage1_weights: Path | No
     config = read_trained_config(stage1_weights, "ifdl_vlm", IFDLConfig) or config
     stage1 = load_stage1(config, stage1_weights).eval()
     cache, texts = build_explainer_cache(stage1, stage1_weights, dataset, progress)
-    explainer = load_explainer(config, config.vision.hidden_size).train()
+    explainer = load_explainer(config, stage1.explainer_dim).train()
     return ExplainerTrainer(stage1, stage1_weights, explainer, cache, texts, batch_size, seed, samples_per_epoch)

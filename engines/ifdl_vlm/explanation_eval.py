@@ -8,7 +8,7 @@ its true mask); a missing section scores 0. The weighted score uses the paper's 
 
 Samples are the first `count` of the held-out split both training stages left out. Two settings:
 `predicted` (the engine as shipped: stage-1 class and mask feed the evidence and the explainer)
-and `oracle` (the explainer given the true class and mask, i.e. stage 2 alone).
+and `oracle` (the same composition given the true class and mask, i.e. stage 2 alone).
 
 Run: `python -m engines.ifdl_vlm.explanation_eval --data DIR [--weights FILE] --json OUT`.
 """
@@ -29,7 +29,8 @@ from engines.ifdl_vlm.config import CLASS_NAMES
 from engines.ifdl_vlm.data import sample_class, sample_meta
 from engines.training.split import held_out_split
 from engines.ifdl_vlm.evidence import measure_evidence
-from engines.ifdl_vlm.teacher import SECTIONS, evidence_prompt, split_sections, teacher_text
+from engines.ifdl_vlm.engine import explain_image
+from engines.ifdl_vlm.teacher import SECTIONS, split_sections, teacher_text
 
 SECTION_WEIGHTS = dict(zip(SECTIONS, (0.05, 0.35, 0.40, 0.15, 0.05), strict=True))
 
@@ -73,8 +74,7 @@ def evaluate_explanations(engine: Any, dataset: ForgeryDataset, count: int, seed
         truth = measure_evidence(image.rgb, mask, CLASS_NAMES[sample_class(sample)])
         reference = teacher_text(sample_meta(sample), truth)
         if oracle:
-            features = model.stage1.explainer_features(image.rgb, mask, model.stage1.config.explainer.alpha)
-            text = model.explainer.explain(features, evidence_prompt(truth))
+            text = explain_image(model, image.rgb, mask, truth["label"], truth)
             region = truth["region"]
         else:
             result = engine.analyze(image)

@@ -1,12 +1,14 @@
-"""IFDL-VLM stage 1: a CLIP vision transformer that classifies and prompts a SAM mask decoder.
+"""IFDL-VLM stage 1: a vision transformer that classifies and prompts a SAM mask decoder.
 
 Inputs are two views of the same image, both resized to squares the same way
-(`engines.data.tensors.to_square_input`): `clip_images` at the vision input size and, for the frozen SAM
-image encoder, `sam_images` at its input size. Everything below the SAM image encoder trains
-except SAM's prompt encoder: the CLIP model (class token taken before `post_layernorm`), the
-classifier (Linear → ReLU → Linear), the attention prompt module and the mask decoder. The frozen
-image embedding can therefore be cached (`image_embeddings`) and training runs
-`forward_from_embeddings`.
+(`engines.data.tensors.to_square_input`): `images` in [0, 1] at the vision input size and, for the
+frozen SAM image encoder, `sam_images` at its input size. The vision transformer is CLIP (full
+profile; class token taken before `post_layernorm`) or, in the compact profile, a small transformer
+over frozen pretrained EfficientNet tokens (`token_vision.py`). Trained: the vision transformer
+(not its frozen backbone), the classifier (Linear → ReLU → Linear), the attention prompt module,
+the optional dense prompt and the mask decoder. What the frozen parts compute — the vision inputs
+(`vision_inputs`: CLIP's normalised pixels, or the backbone's tokens) and the SAM image embedding
+(`image_embeddings`) — can therefore be cached, and training runs `forward_from_embeddings`.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
-from engines.ifdl_vlm.config import CLASS_NAMES, CLIP_MEAN, CLIP_STD, TAMPERED_CLASS, IFDLConfig
+from engines.ifdl_vlm.config import CLASS_NAMES, CLIP_MEAN, CLIP_STD, IFDLConfig
 from engines.ifdl_vlm.prompt_module import AttentionPromptModule
+from engines.ifdl_vlm.token_vision import BACKBONE, TokenVision
 
 if TYPE_CHECKING:
     from engines.ifdl_vlm.explainer import Explainer
 
-TRAINABLE_PREFIXES = ("vision.", "classifier.", "prompt_module.", "mask_decoder.")
+TRAINABLE_PREFIXES = ("vision.", "classifier.", "prompt_module.", "dense_prompt.", "mask_decoder.")
+FROZEN_PREFIX = "vision." + BACKBONE
+
+
+def is_trained(name: str) -> bool:
+    return name.startswith(TRAINABLE_PREFIXES) and not name.startswith(FROZEN_PREFIX)
 
 
 class IFDLStage1(nn.Module):
@@ -43,6 +51,10 @@ class IFDLStage1(nn.Module):
         )
         self.prompt_module = AttentionPromptModule(width, len(CLASS_NAMES), config.prompt_dim,
                                                    config.prompt_heads)
+        self.dense_prompt = nn.Linear(width, config.prompt_dim) if config.dense_prompt else None
+        if self.dense_prompt is not None:
+            nn.init.zeros_(self.dense_prompt.weight)
+            nn.init.zeros_(self.dense_prompt.bias)
         self.image_encoder = image_encoder
         self.prompt_encoder = prompt_encoder
         self.mask_decoder = mask_decoder
@@ -51,45 +63,68 @@ class IFDLStage1(nn.Module):
         self.register_buffer("sam_mean", torch.tensor(sam_pixel_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("sam_std", torch.tensor(sam_pixel_std).view(1, 3, 1, 1), persistent=False)
         for name, parameter in self.named_parameters():
-            parameter.requires_grad_(name.startswith(TRAINABLE_PREFIXES))
+            parameter.requires_grad_(is_trained(name))
 
     def train(self, mode: bool = True) -> IFDLStage1:
-        """The frozen SAM image encoder stays in eval mode so its outputs match cached ones."""
+        """The frozen SAM image encoder (and a frozen vision backbone) stay in eval mode so their
+        outputs match cached ones."""
         super().train(mode)
         self.image_encoder.eval()
         return self
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.state_dict().items() if k.startswith(TRAINABLE_PREFIXES)}
+        return {k: v for k, v in self.state_dict().items() if is_trained(k)}
 
-    def normalise(self, clip_images: torch.Tensor) -> torch.Tensor:
-        """[0, 1] images -> CLIP-normalised pixel values."""
-        return (clip_images - self.clip_mean) / self.clip_std
+    @property
+    def has_token_vision(self) -> bool:
+        return isinstance(self.vision, TokenVision)
+
+    def vision_inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """What the trainable vision reads from (B, 3, S, S) images in [0, 1]: the frozen backbone's
+        tokens, or CLIP-normalised pixel values."""
+        if self.has_token_vision:
+            return self.vision.backbone_tokens(images)
+        return (images - self.clip_mean) / self.clip_std
+
+    @property
+    def explainer_dim(self) -> int:
+        """Width of the tokens stage 2 reads (`explainer_tokens`)."""
+        if self.has_token_vision:
+            return self.vision.projection.in_features
+        return self.config.vision.hidden_size
+
+    def explainer_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, N, explainer_dim) visual tokens for stage 2: the frozen backbone's tokens (compact,
+        as LLaVA reads its own frozen vision tower), or CLIP's penultimate-layer patches."""
+        if self.has_token_vision:
+            return self.vision.backbone_tokens(images)
+        return self.hidden_states(self.vision_inputs(images), layer=-2)[:, 1:]
 
     def image_embeddings(self, sam_images: torch.Tensor) -> torch.Tensor:
         """Frozen SAM image embedding of (B, 3, S, S) images in [0, 1]."""
         return self.image_encoder((sam_images - self.sam_mean) / self.sam_std)
 
-    def hidden_states(self, pixel_values: torch.Tensor, layer: int = -1) -> torch.Tensor:
-        """(B, 1 + N, width) tokens of a CLIP layer for normalised pixel values.
+    def hidden_states(self, inputs: torch.Tensor, layer: int = -1) -> torch.Tensor:
+        """(B, 1 + N, width) tokens of a vision layer for `vision_inputs`.
 
-        Layer −1 is the last encoder layer (before `post_layernorm`, which CLIP applies to the
-        pooled class token only); LLaVA-style explainers read layer −2.
+        For CLIP, layer −1 is the last encoder layer (before `post_layernorm`, which CLIP applies
+        to the pooled class token only); LLaVA-style explainers read layer −2.
         """
-        output = self.vision(pixel_values=pixel_values, output_hidden_states=layer != -1)
+        if self.has_token_vision:
+            return self.vision.hidden_states(inputs)[layer]
+        output = self.vision(pixel_values=inputs, output_hidden_states=layer != -1)
         return output.last_hidden_state if layer == -1 else output.hidden_states[layer]
 
     def explainer_features(self, rgb: np.ndarray, mask: np.ndarray | None, alpha: float) -> torch.Tensor:
-        """(1, N, width) region-aware penultimate-layer patch tokens of one image for stage 2."""
+        """(1, N, explainer_dim) region-aware visual tokens of one image for stage 2."""
         image, square_mask = aligned_square_inputs(rgb, mask, self.config.vision.image_size)
         image, square_mask = image.to(self.clip_mean.device), square_mask.to(self.clip_mean.device)
         with torch.inference_mode():
-            return region_aware_features(lambda x: self.hidden_states(x, layer=-2)[:, 1:], self.normalise(image),
-                                         None if mask is None else square_mask, alpha)
+            return region_aware_features(self.explainer_tokens, image, None if mask is None else square_mask, alpha)
 
-    def classify(self, clip_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3) class logits and (B, N, width) patch tokens of [0, 1] images."""
-        tokens = self.hidden_states(self.normalise(clip_images))
+    def classify(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3) class logits and (B, N, width) patch tokens of `vision_inputs`."""
+        tokens = self.hidden_states(inputs)
         return self.classifier(tokens[:, 0]), tokens[:, 1:]
 
     def segment(self, image_embeddings: torch.Tensor, patches: torch.Tensor,
@@ -101,39 +136,39 @@ class IFDLStage1(nn.Module):
         """
         prompts = self.prompt_module(patches, class_logits)
         dense_pe = self.prompt_encoder.get_dense_pe()
+        grid = image_embeddings.shape[-2:]
         dense = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(
-            1, -1, *image_embeddings.shape[-2:])
+            patches.shape[0], -1, *grid)
+        if self.dense_prompt is not None:
+            side = int(round(patches.shape[1] ** 0.5))
+            tokens = self.dense_prompt(patches).transpose(1, 2).reshape(patches.shape[0], -1, side, side)
+            dense = dense + F.interpolate(tokens, size=grid, mode="bilinear", align_corners=False)
         masks = [
             self.mask_decoder(image_embeddings=image_embeddings[i:i + 1], image_pe=dense_pe,
                               sparse_prompt_embeddings=prompts[i:i + 1],
-                              dense_prompt_embeddings=dense, multimask_output=False)[0]
+                              dense_prompt_embeddings=dense[i:i + 1], multimask_output=False)[0]
             for i in range(image_embeddings.shape[0])
         ]
         size = (self.config.sam_input_size, self.config.sam_input_size)
         return F.interpolate(torch.cat(masks), size=size, mode="bilinear", align_corners=False)
 
-    def forward_from_embeddings(self, clip_images: torch.Tensor,
+    def forward_from_embeddings(self, inputs: torch.Tensor,
                                 image_embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Class logits (B, 3) and mask logits (B, 1, S, S) for every image (training)."""
-        class_logits, patches = self.classify(clip_images)
+        class_logits, patches = self.classify(inputs)
         return class_logits, self.segment(image_embeddings, patches, class_logits)
 
     @torch.inference_mode()
-    def predict(self, clip_images: torch.Tensor, sam_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class probabilities (B, 3) and mask probabilities (B, 1, S, S).
+    def class_probabilities(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 3) class probabilities, the patch tokens and the logits of [0, 1] images."""
+        class_logits, patches = self.classify(self.vision_inputs(images))
+        return class_logits.softmax(dim=-1), patches, class_logits
 
-        Only images predicted tampered are segmented; the others get an all-zero mask.
-        """
-        class_logits, patches = self.classify(clip_images)
-        probabilities = class_logits.softmax(dim=-1)
-        size = self.config.sam_input_size
-        masks = torch.zeros(clip_images.shape[0], 1, size, size, device=clip_images.device)
-        tampered = probabilities.argmax(dim=-1) == TAMPERED_CLASS
-        if tampered.any():
-            embeddings = self.image_embeddings(sam_images[tampered])
-            logits = self.segment(embeddings, patches[tampered], class_logits[tampered])
-            masks[tampered] = torch.sigmoid(logits)
-        return probabilities, masks
+    @torch.inference_mode()
+    def mask_probabilities(self, sam_images: torch.Tensor, patches: torch.Tensor,
+                           class_logits: torch.Tensor) -> torch.Tensor:
+        """(B, 1, S, S) mask probabilities (the engine segments only images it classes tampered)."""
+        return torch.sigmoid(self.segment(self.image_embeddings(sam_images), patches, class_logits))
 
 
 class IFDLVLMModel(nn.Module):

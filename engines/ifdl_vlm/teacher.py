@@ -36,6 +36,7 @@ _EDITS: dict[str, tuple[str, str, str]] = {
                 "filled after an object was removed"),
 }
 GENERIC_EDIT = ("manipulation", "the region's content was altered", "edited")
+AUTHENTIC_SUMMARY = "The image appears authentic."
 """For edit types this builder does not know (datasets not made by this project's forge)."""
 
 
@@ -76,21 +77,35 @@ def evidence_prompt(evidence: dict[str, Any]) -> str:
 
 def teacher_text(meta: dict[str, Any], evidence: dict[str, Any]) -> str:
     """The five-section explanation of a training sample (see the module docstring)."""
-    edit = meta["edit_type"]
+    return join_sections(teacher_sections(meta["edit_type"], meta.get("params", {}), evidence))
+
+
+def teacher_sections(edit: str, params: dict[str, Any], evidence: dict[str, Any]) -> tuple[str, ...]:
+    """The five sections' texts for an edit type and the evidence measured on its region."""
     region = evidence.get("region")
     cues = cue_sentence(evidence)
     if edit == FULLY_SYNTHETIC_EDIT:
-        sections = ("fully synthetic image", "the whole image", "all content is generated",
-                    f"uniform traces: {cues}", "Fully synthetic, not a camera photo.")
-    elif region is None:
-        sections = ("none", "none", "none", f"no local mismatch: {cues}", "The image appears authentic.")
-    else:
-        type_text, content, verb = _EDITS.get(edit, GENERIC_EDIT)
-        params = meta.get("params", {})
-        content = content.format(change=params.get("change", "appearance"), fill=params.get("fill", "automatic"))
-        sections = (type_text, region_phrase(region), content, cues,
-                    f"Tampered: the {region['location']} region was {verb}.")
-    return "\n".join(f"{name}: {text}" for name, text in zip(SECTIONS, sections, strict=True))
+        return ("fully synthetic image", "the whole image", "all content is generated",
+                f"uniform traces: {cues}", "Fully synthetic, not a camera photo.")
+    if region is None:
+        return ("none", "none", "none", f"no local mismatch: {cues}", AUTHENTIC_SUMMARY)
+    type_text, content, verb = _EDITS.get(edit, GENERIC_EDIT)
+    content = content.format(change=params.get("change", "appearance"), fill=params.get("fill", "automatic"))
+    return (type_text, region_phrase(region), content, cues, tampered_summary(region, verb))
+
+
+def tampered_summary(region: dict[str, Any], verb: str) -> str:
+    return f"Tampered: the {region['location']} region was {verb}."
+
+
+def edit_of_type(type_text: str) -> tuple[str, str, str] | None:
+    """The (Type, Tampered content, verb) entry whose Type sentence `type_text` is, if any."""
+    cleaned = type_text.strip().rstrip(".").lower()
+    return next((entry for entry in _EDITS.values() if entry[0] == cleaned), None)
+
+
+def join_sections(texts: tuple[str, ...]) -> str:
+    return "\n".join(f"{name}: {text}" for name, text in zip(SECTIONS, texts, strict=True))
 
 
 def split_sections(text: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ import torch
 from engines.store.trained_weights import load_weights, state_dict_problems, write_trained_weights
 from engines.errors import WeightsError
 from engines.ifdl_vlm.config import IFDLConfig
+from engines.training.calibration import Calibration
 
 STAGE1_PREFIX = "stage1."
 EXPLAINER_PREFIX = "explainer."
@@ -27,11 +28,12 @@ def training_commands(profile: str = "compact") -> str:
 
 
 def save_ifdl_weights(path: Path, config: IFDLConfig, stage1: dict[str, torch.Tensor],
-                      explainer: dict[str, torch.Tensor] | None = None) -> None:
-    """fp16, with the profile's configuration in the metadata."""
+                      explainer: dict[str, torch.Tensor] | None = None,
+                      calibration: Calibration | None = None) -> None:
+    """fp16, with the profile's configuration and stage 1's calibration in the metadata."""
     tensors = {STAGE1_PREFIX + k: v for k, v in stage1.items()}
     tensors.update({EXPLAINER_PREFIX + k: v for k, v in (explainer or {}).items()})
-    write_trained_weights(path, "ifdl_vlm", tensors, config)
+    write_trained_weights(path, "ifdl_vlm", tensors, config, calibration)
 
 
 def split_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -116,7 +116,8 @@ def run_training(
                                          request.samples_per_epoch, prepare, overrides=request.overrides)
     settings = TrainSettings(out_dir=request.out_dir, epochs=request.epochs, lr=request.lr,
                              seed=request.seed, resume=request.resume, max_minutes=request.max_minutes,
-                             warmup_steps=request.warmup_steps, cosine=request.cosine, patience=request.patience)
+                             warmup_steps=request.warmup_steps, cosine=request.cosine, patience=request.patience,
+                             monitor=getattr(trainer, "monitor", TrainSettings.monitor))
     state: dict[str, Any] = fit(trainer, settings, progress=progress, should_stop=should_stop, parallel=parallel)
     weights = request.out_dir / WEIGHTS_FILE
     if parallel.is_main:
