@@ -73,6 +73,12 @@ class Analysis:
                 raise ValueError(f"map {name!r} has shape {extra.shape}, expected {self.heatmap.shape}")
             self.maps[name] = extra
 
+    @property
+    def threshold(self) -> float:
+        """The threshold this result's mask was cut at: the engine's own (calibrated) one, or one
+        it lowered for this image (IFDL-VLM gives a tampered class a region)."""
+        return float(self.provenance.parameters.get("threshold", 0.5))
+
     def mask_at(self, threshold: float) -> np.ndarray:
         """The decision at another threshold; strictly above, as the metrics count it."""
         return self.heatmap > threshold

@@ -170,3 +170,15 @@ def test_image_metrics_one_class_only_is_nan_where_undefined():
     assert math.isnan(result["image_balanced_acc"])
     assert math.isnan(result["image_eer"])
     assert math.isnan(ImageMetrics().result()["image_acc"])
+
+
+def test_pixel_metrics_score_an_image_at_the_threshold_its_result_states():
+    """An engine may cut one image's mask lower (IFDL-VLM's tampered class always has a region):
+    the evaluation scores the mask the result shows, not the engine's usual cut."""
+    heatmap = np.zeros((4, 4), np.float32)
+    heatmap[:2, :2] = 0.3
+    truth = np.zeros((4, 4), bool)
+    truth[:2, :2] = True
+    metrics = PixelMetrics(threshold=0.5)
+    assert metrics.add(heatmap, truth, True)["f1"] == 0.0
+    assert metrics.add(heatmap, truth, True, threshold=0.15)["f1"] == 1.0

@@ -194,7 +194,7 @@ def build_inspect_panel(engine_name: str) -> None:
             raise
         finally:
             task.cancel()
-        own = float(result.analysis.provenance.parameters.get("threshold", cls.threshold))
+        own = result.analysis.threshold
         view = (opacity_value, colormap, own, outline_width)
         pairs, caption = views.copy_move_view(result.image.rgb, result.analysis)
         yield {state: result, status: task.finished_line(), threshold: own,

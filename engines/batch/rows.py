@@ -60,7 +60,7 @@ def analyse_row(item: BatchInput, digest: tuple[str, int] | None, engine: Engine
                    label=analysis.label, provenance=json.dumps(analysis.provenance.to_dict()))
         if item.mask is not None:
             truth = load_mask(item.mask)
-            scores = pixel_scores(resize_map(analysis.heatmap, *truth.shape), truth, engine.pixel_threshold)
+            scores = pixel_scores(resize_map(analysis.heatmap, *truth.shape), truth, analysis.threshold)
             row.update(f1=scores["f1"], iou=scores["iou"])
         if reports_dir is not None:
             from engines.reports.report import write_report

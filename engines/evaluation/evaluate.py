@@ -94,7 +94,7 @@ def evaluate(
         heatmap = analysis.heatmap
         if gt is not None:
             heatmap = resize_map(heatmap, *gt.shape)
-        scores = pixel.add(heatmap, gt, sample.tampered)
+        scores = pixel.add(heatmap, gt, sample.tampered, analysis.threshold)
         image.add(analysis.score, sample.tampered)
         record.score = analysis.score
         if scores is not None and sample.tampered:

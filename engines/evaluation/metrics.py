@@ -103,13 +103,16 @@ class PixelMetrics:
         self.threshold = threshold
         self._scores: list[tuple[bool, dict[str, float]]] = []
 
-    def add(self, heatmap: np.ndarray, gt: np.ndarray | None, tampered: bool) -> dict[str, float] | None:
-        """Score one image; returns its ``pixel_scores`` (None when it was skipped)."""
+    def add(self, heatmap: np.ndarray, gt: np.ndarray | None, tampered: bool,
+            threshold: float | None = None) -> dict[str, float] | None:
+        """Score one image, at `threshold` when the result states its own (an engine may lower it
+        for one image), else at the metrics' threshold; returns its ``pixel_scores`` (None when it
+        was skipped)."""
         if gt is None:
             if tampered:
                 return None
             gt = np.zeros(np.shape(heatmap), dtype=bool)
-        scores = pixel_scores(heatmap, gt, self.threshold)
+        scores = pixel_scores(heatmap, gt, self.threshold if threshold is None else threshold)
         self._scores.append((bool(tampered), scores))
         return scores
 

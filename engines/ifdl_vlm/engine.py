@@ -83,6 +83,7 @@ class IFDLVLMEngine(Engine):
         if explainer_tensors:
             explainer = load_explainer(config, stage1.explainer_dim)
             load_part(explainer, explainer.trainable_state_dict(), explainer_tensors, str(weights))
+            explainer.language_model.merge_adapter()  # inference only: LoRA folded into q/v, no extra matmuls
             lm_path = store.path(config.explainer.language_model)
             self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
         return IFDLVLMModel(stage1, explainer).to(self.device).eval()

@@ -51,7 +51,7 @@ def app_identity() -> dict[str, str]:
 def report_record(image: LoadedImage, analysis: Analysis) -> dict[str, Any]:
     """The JSON record of one analysis (no pixels)."""
     verdict = analysis_verdict(analysis)
-    threshold = float(analysis.provenance.parameters.get("threshold", 0.5))
+    threshold = analysis.threshold
     reading = reconcile(analysis, verdict, threshold)
     return {
         "input": {"source": image.source, "sha256": image.sha256, "file_bytes": image.file_bytes},
