@@ -131,7 +131,7 @@ def report(out: Path) -> None:
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.stem != "batch_scaling"]
     lines = [header_markdown(results[0]), "",
              "| engine | images | sequential img/s (1 thread) | workers | wall s | img/s overall | steady img/s "
-             "| speed-up (steady, vs 1 worker) | overhead vs sequential (steady) | first batch s | peak RSS per worker MB "
+             "| speed-up (steady, vs 1 worker) | overhead of 1 worker vs sequential (steady) | first batch s | peak RSS per worker MB "
              "| sequential peak RSS MB | load average before/after |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -142,7 +142,7 @@ def report(out: Path) -> None:
             lines.append(
                 f"| {r['engine']} | {r['images']} | {seq:.2f} | {run['workers']} | {run['wall_s']:.0f} | "
                 f"{run['images_per_s']:.2f} | {run['steady_images_per_s']:.2f} | {run['steady_images_per_s'] / one:.2f}× | "
-                f"{(seq / one - 1) * 100:+.0f} % | {run['first_batch_s']:.0f} | {rss} | "
+                f"{f'{(seq / one - 1) * 100:+.0f} %' if run['workers'] == 1 else '—'} | {run['first_batch_s']:.0f} | {rss} | "
                 f"{r['sequential']['peak_rss_mb']:.0f} | {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f} |")
     write_outputs(out, "batch_scaling", {"runs": results}, "\n".join(lines))
     print("\n".join(lines))
