@@ -6,7 +6,8 @@ Two things are fitted once, when the weights are exported, and stored in their m
   samples (a fixed 0.5 is rarely right for a model trained on imbalanced pixels);
 - a monotone map from the raw image score to a probability (Platt scaling: a logistic regression
   on the score's logit, scikit-learn), so that "0.8" means about 80 % of such validation images
-  were tampered.
+  were tampered, with authentic and tampered images weighted as equally common (a split's own mix,
+  e.g. IFDL-VLM's three classes with one real in four, says nothing about the images analysed).
 
 Never fit these on a benchmark: the numbers in `validation` say what they were fitted on.
 """
@@ -97,7 +98,7 @@ def fit_calibration(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray |
         threshold = pixel_threshold
         f1_by_threshold = {t: mean_pixel_f1(heatmaps, masks, t) for t in {threshold, 0.5}}
     features = _logit(np.asarray(scores))[:, None]
-    platt = LogisticRegression(C=1e4).fit(features, labels_array)
+    platt = LogisticRegression(C=1e4, class_weight="balanced").fit(features, labels_array)
     calibration = Calibration(pixel_threshold=threshold, score_slope=float(platt.coef_[0, 0]),
                               score_intercept=float(platt.intercept_[0]))
     calibrated = np.array([calibration.calibrate_score(s) for s in scores])
