@@ -35,6 +35,18 @@ def test_best_threshold_finds_the_cold_maps_level():
     assert 0.2 <= threshold <= 0.35 and means[threshold] == 1.0 and means[0.5] < 0.5
 
 
+def test_platt_map_does_not_take_the_split_s_mix_as_the_world_s():
+    """Three times as many tampered validation images (same scores) leave the map unchanged."""
+    heatmaps, masks, scores, labels = _predictions()
+    tampered = [i for i, label in enumerate(labels) if label]
+    extra = tampered * 2
+    tilted = fit_calibration(heatmaps + [heatmaps[i] for i in extra], masks + [masks[i] for i in extra],
+                             scores + [scores[i] for i in extra], labels + [True] * len(extra))
+    even = fit_calibration(heatmaps, masks, scores, labels)
+    for raw in (0.7, 0.78, 0.85):
+        assert tilted.calibrate_score(raw) == pytest.approx(even.calibrate_score(raw), abs=0.01)
+
+
 def test_platt_map_is_monotone_and_separates_the_classes():
     heatmaps, masks, scores, labels = _predictions()
     calibration = fit_calibration(heatmaps, masks, scores, labels)
