@@ -23,7 +23,7 @@ CHANGES = {
     "ifdl_vlm": ("explainer.alpha=0.25", "alpha", 0.25),
 }
 BACKBONES = {"detective_sam": ["lite_medsam"], "clue": ["lite_medsam", "taef2_encoder"],
-             "diffforensics": ["efficientnet_lite0"], "ifdl_vlm": ["lite_medsam"]}
+             "diffforensics": ["efficientnet_lite0"], "ifdl_vlm": ["lite_medsam", "efficientnet_lite0"]}
 
 
 def test_every_trainable_engine_is_covered():
