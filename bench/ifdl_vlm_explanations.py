@@ -71,6 +71,7 @@ def summary(result: dict[str, Any]) -> str:
     seconds = [r["seconds"] for r in rows]
     line_times = [t for r in rows for t in r["line_seconds"]]
     rest = [r["seconds"] - sum(r["line_seconds"]) for r in rows]
+    written = [r["seconds"] for r in rows if r["line_seconds"]]
     by_label = {label: sum(r["label"] == label for r in rows) for label in ("real", "fully synthetic", "tampered")}
     contradictions = sum(bool(r["problems"]) for r in rows)
     return "\n".join([
@@ -83,6 +84,8 @@ def summary(result: dict[str, Any]) -> str:
         f"| one model-written line ({len(line_times)} lines) | "
         + (f"{statistics.median(line_times):.2f} | {max(line_times):.2f} |" if line_times else "— | — |"),
         f"| **whole analysis with explanation (per image)** | **{statistics.median(seconds):.2f}** | {max(seconds):.2f} |",
+        f"| whole analysis, images classed tampered ({len(written)}: the model writes two lines) | "
+        + (f"{statistics.median(written):.2f} | {max(written):.2f} |" if written else "— | — |"),
     ])
 
 

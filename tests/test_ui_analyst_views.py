@@ -46,11 +46,12 @@ def test_an_unreliable_engine_withholds_a_contradicting_explanation():
     image = inspect_tab.load_source(SPLICED)
     analysis = Analysis(heatmap=np.zeros((288, 384), np.float32), mask=np.zeros((288, 384), bool), score=0.89,
                         provenance=Provenance("ifdl_vlm", "compact", "cpu"), label="tampered",
-                        text="Type: none.\nThe image appears authentic.", evidence={"probability": 0.775})
+                        text="Type: none.\nThe image appears authentic.",
+                        evidence={"class_probabilities": {"real": 0.1, "fully synthetic": 0.1, "tampered": 0.8}})
     state = inspect_tab.InspectState(image, analysis, inspect_tab.analysis_verdict(analysis))
     outputs = inspect_tab.render(state, 0.6, "inferno", 0.5, 3)
     maps, verdict, evidence, explanation, withheld_box, withheld = (outputs[i] for i in (3, 4, 8, 9, 10, 11))
-    assert maps["visible"] is False and "classifier's confidence in its class" in evidence["label"]
+    assert maps["visible"] is False and "classifier's raw outputs, not the calibrated image score" in evidence["label"]
     assert verdict.startswith(f"### {NOT_RELIABLE_HEADLINE}") and "not calibrated" in verdict
     assert "appears authentic" not in explanation and "**Class (the method's classifier):** tampered" in explanation
     assert "withheld as a finding: the method's detection is not reliable enough" in explanation
