@@ -11,7 +11,7 @@ import torch
 
 from engines.backbones.lite_medsam import TINY_CONFIG
 from engines.ifdl_vlm.build import build_stage1
-from engines.ifdl_vlm.config import COMPACT, FULL, TAMPERED_CLASS, ExplainerConfig, VisionConfig
+from engines.ifdl_vlm.config import COMPACT, FULL, ExplainerConfig, VisionConfig
 from engines.training.split import held_out_split
 from engines.ifdl_vlm.enhance import aligned_square_inputs, region_aware_features
 from engines.ifdl_vlm.evidence import location_words, measure_evidence, region_facts
