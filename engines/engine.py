@@ -192,6 +192,10 @@ class Engine(ABC):
 
         return read_trained_config(weights, self.name, type(self.config)) or self.config
 
+    def calibrated_score(self, raw_score: float) -> float:
+        """The image score shown: the raw one through the calibration when there is one."""
+        return self.calibration.calibrate_score(raw_score) if self.calibration is not None else raw_score
+
     @property
     def pixel_threshold(self) -> float:
         """The mask threshold: the calibrated one when the weights carry it, else the class's."""
@@ -227,7 +231,7 @@ class Engine(ABC):
         return Analysis(
             heatmap=heatmap,
             mask=mask,
-            score=self.calibration.calibrate_score(raw_score) if self.calibration is not None else raw_score,
+            score=self.calibrated_score(raw_score),
             maps=raw.maps,
             label=raw.label,
             text=raw.text,

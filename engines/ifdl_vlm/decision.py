@@ -21,6 +21,11 @@ LOWERED_FRACTION = 0.5
 """A tampered image with no pixel over the threshold is cut at this fraction of its map's peak."""
 
 
+def manipulation_score(probabilities: torch.Tensor) -> torch.Tensor:
+    """The raw image score of (…, 3) class probabilities: 1 − P(real)."""
+    return 1.0 - probabilities[..., REAL_CLASS]
+
+
 def decided_class(probabilities: torch.Tensor, score: float) -> str:
     """The class of (3,) class probabilities given the image score they produced."""
     if score < 0.5:

@@ -9,7 +9,7 @@ import numpy as np
 from engines.engine import Engine, RawOutput, TrainingStage
 from engines.ifdl_vlm.compose import compose_explanation
 from engines.ifdl_vlm.config import CLASS_NAMES, PROFILES, IFDLConfig
-from engines.ifdl_vlm.decision import REAL_CLASS, decided_class, flagged_region
+from engines.ifdl_vlm.decision import decided_class, flagged_region, manipulation_score
 from engines.ifdl_vlm.evidence import measure_evidence
 from engines.ifdl_vlm.explanation_check import explanation_problems
 from engines.ifdl_vlm.model import IFDLVLMModel
@@ -94,11 +94,10 @@ class IFDLVLMEngine(Engine):
         images = to_square_input(rgb, config.vision.image_size).to(self.device)
         probabilities, patches, logits = model.stage1.class_probabilities(images)
         probabilities = probabilities[0].cpu()
-        raw_score = 1.0 - float(probabilities[REAL_CLASS])
-        score = self.calibration.calibrate_score(raw_score) if self.calibration is not None else raw_score
-        label = decided_class(probabilities, score)
+        raw_score = float(manipulation_score(probabilities))
+        label = decided_class(probabilities, self.calibrated_score(raw_score))
         heatmap = np.zeros((height, width), np.float32)
-        mask, threshold = heatmap > 0, self.pixel_threshold
+        mask, threshold = np.zeros((height, width), bool), self.pixel_threshold
         if label == "tampered":
             sam_images = to_square_input(rgb, config.sam_input_size).to(self.device)
             heatmap = to_original_size(model.stage1.mask_probabilities(sam_images, patches, logits)[0, 0], height, width)

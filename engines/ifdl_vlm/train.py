@@ -29,11 +29,11 @@ from engines.data.tensors import mask_to_square, to_square_input
 from engines.ifdl_vlm.build import build_stage1
 from engines.ifdl_vlm.config import CLASS_NAMES, TAMPERED_CLASS, IFDLConfig
 from engines.ifdl_vlm.data import sample_class
-from engines.ifdl_vlm.decision import REAL_CLASS
+from engines.ifdl_vlm.decision import REAL_CLASS, manipulation_score
 from engines.ifdl_vlm.model import IFDLStage1
 from engines.ifdl_vlm.weights import load_part, save_ifdl_weights, split_weights
 from engines.store.model_store import get_store
-from engines.training.cached import MASKS, Batch, CachedSegmentationTrainer
+from engines.training.cached import MASKS, Batch, CachedSegmentationTrainer, held_out_pixel_metrics
 from engines.training.calibration import Calibration, fit_calibration, has_both_classes
 from engines.training.feature_cache import FeatureCache, cache_key, dataset_fingerprint, feature_folder
 from engines.training.losses import bce_dice_loss
@@ -73,18 +73,13 @@ def build_cache(model: IFDLStage1, dataset: ForgeryDataset, progress: Callable[[
                               meta={"dataset": str(dataset.root), "config": config.to_json()})
 
 
-def image_scores(class_logits: torch.Tensor) -> torch.Tensor:
-    """The engine's raw image score, 1 − P(real)."""
-    return 1.0 - class_logits.softmax(dim=-1)[:, REAL_CLASS]
-
-
 class IFDLStage1Trainer(CachedSegmentationTrainer):
     model: IFDLStage1
     monitor = "val_selection"
 
     def __init__(self, model: IFDLStage1, cache: FeatureCache, batch_size: int, seed: int) -> None:
         super().__init__(model, cache, batch_size=batch_size, seed=seed)
-        classes = np.array([int(cache.batch([i])[CLASSES][0, 0]) for i in self.train_indices])
+        classes = np.asarray(cache.arrays[CLASSES])[self.train_indices, 0].astype(int)
         counts = np.bincount(classes, minlength=len(CLASS_NAMES)).astype(np.float64)
         weights = np.where(counts > 0, counts.sum() / (len(CLASS_NAMES) * np.maximum(counts, 1)), 0.0)
         self.class_weights = torch.tensor(weights, dtype=torch.float32)
@@ -122,7 +117,7 @@ class IFDLStage1Trainer(CachedSegmentationTrainer):
                         tensors[VISION_INPUTS].float(), tensors[EMBEDDINGS])
                     labels += tensors[CLASSES][:, 0].long().tolist()
                     predicted += class_logits.argmax(dim=-1).tolist()
-                    scores += image_scores(class_logits).tolist()
+                    scores += manipulation_score(class_logits.softmax(dim=-1)).tolist()
                     heatmaps += list(torch.sigmoid(mask_logits)[:, 0].numpy())
                     masks += list(tensors[MASKS].numpy()[:, 0] > 0.5)
         finally:
@@ -135,8 +130,9 @@ class IFDLStage1Trainer(CachedSegmentationTrainer):
         AUC and F1 that picks the best epoch."""
         from sklearn.metrics import roc_auc_score
 
-        labels, predicted, scores, _, _ = self._held_out()
-        metrics = super().validate()
+        labels, predicted, scores, heatmaps, masks = self._held_out()
+        tampered = [i for i, mask in enumerate(masks) if mask.any()]
+        metrics = held_out_pixel_metrics({"val": [heatmaps[i] for i in tampered]}, [masks[i] for i in tampered])
         metrics["val_acc"] = float(np.mean(predicted == labels)) if len(labels) else float("nan")
         manipulated = labels != REAL_CLASS
         if has_both_classes(manipulated.tolist()):

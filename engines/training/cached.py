@@ -40,6 +40,23 @@ Batch = tuple[list[int], int]
 VALIDATION_NOISE_SEED = 0
 
 
+def held_out_pixel_metrics(heatmaps: dict[str, list[np.ndarray]], masks: list[np.ndarray]) -> dict[str, float]:
+    """Per validation map (name -> probability maps of the tampered samples, `masks` their truth),
+    the mean pixel F1 at the best of the candidate thresholds (`<name>_f1`, the threshold the
+    export will fit, in `<name>_threshold`) and at 0.5 (`<name>_f1_at_0.5`); and the mean IoU of
+    the model's own map "val" at 0.5. A model whose logits drift below 0 would otherwise look dead
+    at 0.5. Empty without tampered samples."""
+    if not masks:
+        return {}
+    metrics: dict[str, float] = {}
+    for name, maps_of_name in heatmaps.items():
+        threshold, f1_by_threshold = best_pixel_threshold(maps_of_name, masks)
+        metrics.update({f"{name}_f1": f1_by_threshold[threshold], f"{name}_threshold": threshold,
+                        f"{name}_f1_at_0.5": f1_by_threshold[0.5]})
+    metrics["val_iou"] = float(np.mean([pixel_scores(h, m)["iou"] for h, m in zip(heatmaps["val"], masks, strict=True)]))
+    return metrics
+
+
 class CachedSegmentationTrainer(ABC):
     """Implements `engines.training.loop.Trainer` on a feature cache, with a held-out split.
 
@@ -103,27 +120,16 @@ class CachedSegmentationTrainer(ABC):
             self.model.train()
 
     def validate(self) -> dict[str, float]:
-        """Per validation map, the mean pixel F1 over the held-out tampered samples at the best
-        of the candidate thresholds (`<name>_f1`, the threshold the export will fit, in
-        `<name>_threshold`) and at 0.5 (`<name>_f1_at_0.5`); and the mean IoU of the model's own
-        map at 0.5. A model whose logits drift below 0 would otherwise look dead at 0.5."""
+        """`held_out_pixel_metrics` of the validation maps of the held-out tampered samples."""
         heatmaps: dict[str, list[np.ndarray]] = {}
-        masks, ious = [], []
+        masks = []
         for maps, truth in self._validation_predictions():
             if not truth.any():
                 continue
             masks.append(truth)
             for name, prob in maps.items():
                 heatmaps.setdefault(name, []).append(prob.numpy())
-            ious.append(pixel_scores(maps["val"].numpy(), truth)["iou"])
-        metrics: dict[str, float] = {}
-        for name, maps_of_name in heatmaps.items():
-            threshold, f1_by_threshold = best_pixel_threshold(maps_of_name, masks)
-            metrics.update({f"{name}_f1": f1_by_threshold[threshold], f"{name}_threshold": threshold,
-                            f"{name}_f1_at_0.5": f1_by_threshold[0.5]})
-        if ious:
-            metrics["val_iou"] = float(np.mean(ious))
-        return metrics
+        return held_out_pixel_metrics(heatmaps, masks)
 
     def fit_calibration(self, image_score: Callable[[torch.Tensor], float]) -> Calibration | None:
         """The pixel threshold and the Platt map of the engine's image score (`image_score` of
