@@ -134,12 +134,19 @@ class Engine(ABC):
     def loaded(self) -> bool:
         return self._model is not None
 
-    def load(self) -> Any:
+    def load(self, explanations: bool = True) -> Any:
+        """`explanations=False` (batch runs, evaluations) lets an engine that writes explanations
+        leave out what only they need (IFDL-VLM's language model); a later call with True adds it."""
         with self._lock:
             if self._model is None:
                 self._model = self._build()
                 self.calibration = self._read_calibration()
+            if explanations and self.writes_explanations:
+                self._load_explanations(self._model)
             return self._model
+
+    def _load_explanations(self, model: Any) -> None:
+        """Add to `model` what writing explanations needs, once (engines that write them)."""
 
     def unload(self) -> None:
         with self._lock:
@@ -210,7 +217,7 @@ class Engine(ABC):
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
         check_analysable(loaded)
         analysed, working_copy = fit_memory_budget(self.name, self.profile, loaded)
-        model = self.load()
+        model = self.load(explanations=explain)
         start = time.perf_counter()
         with self._lock:
             rgb = analysed.rgb

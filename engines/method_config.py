@@ -32,7 +32,9 @@ class MethodConfig:
 
     `from_json` turns JSON lists back into the tuples the frozen configs hold (inside plain dicts
     too), rebuilds nested dataclass fields (also `X | None` ones), keeps the defaults of fields a
-    file predates, refuses fields this version does not know, and runs the dataclasses' own checks.
+    file predates, drops the fields a dataclass lists as retired (`RETIRED_FIELDS`, a class
+    attribute: fields older weights still store that nothing reads any more), refuses every other
+    field this version does not know, and runs the dataclasses' own checks.
     """
 
     def to_json(self) -> str:
@@ -51,6 +53,8 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """A (nested) frozen dataclass from `asdict`-style data (see `MethodConfig`)."""
     if not isinstance(data, dict):
         raise WorkbenchError(f"A stored {cls.__name__} must be a JSON object, got {type(data).__name__}.")
+    retired = getattr(cls, "RETIRED_FIELDS", ())
+    data = {name: value for name, value in data.items() if name not in retired}
     known = {item.name for item in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -52,3 +52,17 @@ def test_training_free_engines_cannot_make_a_trainer():
     assert not classic.is_trainable() and engine_class("detective_sam").is_trainable()
     with pytest.raises(WorkbenchError, match="training-free"):
         classic.make_trainer("compact", None, None, 1, 0)
+
+
+def test_stored_configs_drop_retired_fields_and_refuse_unknown_ones():
+    """Weights trained before a field was retired still load; a field nobody ever had is an error."""
+    import json
+
+    from engines.ifdl_vlm.config import COMPACT as IFDL_COMPACT, IFDLConfig
+
+    stored = json.loads(IFDL_COMPACT.to_json())
+    stored["explainer"]["max_new_tokens"] = 120
+    assert IFDLConfig.from_json(json.dumps(stored)) == IFDL_COMPACT
+    stored["explainer"]["max_new_tokenz"] = 120
+    with pytest.raises(WorkbenchError, match="does not know: max_new_tokenz"):
+        IFDLConfig.from_json(json.dumps(stored))

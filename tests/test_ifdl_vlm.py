@@ -27,7 +27,7 @@ TINY = dataclasses.replace(
     classifier_hidden=16,
     prompt_dim=TINY_CONFIG.encoder.out_chans,
     prompt_heads=2,
-    explainer=dataclasses.replace(COMPACT.explainer, pooled_grid=2, max_new_tokens=12),
+    explainer=dataclasses.replace(COMPACT.explainer, pooled_grid=2),
 )
 
 
@@ -257,7 +257,7 @@ def test_explainer_trains_only_projector_and_lora_and_generates():
 
     model, tokenizer = _tiny_language_model()
     config = ExplainerConfig(pooled_grid=2, lora_rank=4, lora_alpha=8, lora_targets=("q_proj", "v_proj"),
-                             max_new_tokens=8)
+                             max_line_tokens=8)
     explainer = Explainer(config, vision_dim=12, language_model=model, tokenizer=tokenizer)
     trainable = explainer.trainable_state_dict()
     assert trainable and all(k.startswith("projector.") or "lora_" in k for k in trainable)
@@ -267,8 +267,6 @@ def test_explainer_trains_only_projector_and_lora_and_generates():
     loss.backward()
     assert torch.isfinite(loss)
     assert explainer.projector[0].weight.grad is not None
-    text = explainer.explain(features[:1], "Detector: tampered.")
-    assert isinstance(text, str)
     line = explainer.continue_line(explainer.prompt(features[:1], "Detector: tampered."), "Type:")
     assert isinstance(line, str) and "\n" not in line
 
@@ -290,6 +288,22 @@ def test_missing_weights_name_the_training_commands(tmp_path):
 
     with pytest.raises(WeightsError, match="--stage explainer"):
         IFDLVLMEngine("compact", device="cpu", weights=tmp_path / "missing.safetensors").load()
+
+
+def test_an_engine_loaded_without_explanations_leaves_the_language_model_out(spliced_image):
+    """Batch workers and evaluations write no text: they must not hold the ~0.6 GB language model.
+    The shipped weights also store a retired config field (`max_new_tokens`) and still load."""
+    from engines.ifdl_vlm.engine import IFDLVLMEngine
+
+    rgb, _ = spliced_image
+    shared = _shipped_engine()
+    fresh = IFDLVLMEngine("compact", device="cpu")
+    model = fresh.load(explanations=False)
+    analysis = fresh.analyze(rgb, explain=False)
+    language_model = fresh.config.explainer.language_model
+    assert model.explainer is None and analysis.text is None
+    assert language_model not in analysis.provenance.weights
+    assert language_model in shared.analyze(rgb).provenance.weights
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ class EngineWorker:
         self.engine = get_engine(engine, profile, device, weights)
         self.load_error: str | None = None
         try:
-            self.engine.load()
+            self.engine.load(explanations=False)  # a batch writes no text
         except WorkbenchError as error:
             self.load_error = f"{engine} could not be loaded: {error}"
             return

@@ -81,9 +81,11 @@ class ExplainerConfig:
     lora_rank: int = 128
     lora_alpha: int = 256
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    max_new_tokens: int = 512
     max_line_tokens: int = 24
     """Cap of one model-written line of an explanation (`engines.ifdl_vlm.compose`)."""
+
+    RETIRED_FIELDS = ("max_new_tokens",)
+    """The cap of a whole generated explanation, before explanations were composed line by line."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,6 @@ COMPACT = IFDLConfig(
         lora_rank=8,
         lora_alpha=16,
         lora_targets=("q_proj", "v_proj"),
-        max_new_tokens=120,
     ),
     sam="lite_medsam",
     lite_medsam=LiteMedSAMConfig(encoder=TinyViTConfig(image_size=128)),

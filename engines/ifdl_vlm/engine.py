@@ -68,25 +68,35 @@ class IFDLVLMEngine(Engine):
         return training_commands(profile)
 
     def _build(self) -> IFDLVLMModel:
-        from engines.ifdl_vlm.explainer_train import load_explainer
+        """Stage 1 only: the explainer (a language model, ~0.6 GB) is added by
+        `_load_explanations` when an explanation is first asked for."""
         from engines.ifdl_vlm.train import load_stage1
 
         weights = self.trained_weights()
         config: IFDLConfig = self.trained_config(weights)
-        _, explainer_tensors = split_weights(weights)
         store = get_store()
         self._weights_sha256 = {config.sam: file_sha256(store.path(config.sam)), weights.name: file_sha256(weights)}
         if config.vision.backbone is not None:
             self._weights_sha256[config.vision.backbone] = file_sha256(store.path(config.vision.backbone))
-        stage1 = load_stage1(config, weights)
-        explainer = None
-        if explainer_tensors:
-            explainer = load_explainer(config, stage1.explainer_dim)
-            load_part(explainer, explainer.trainable_state_dict(), explainer_tensors, str(weights))
-            explainer.language_model.merge_adapter()  # inference only: LoRA folded into q/v, no extra matmuls
-            lm_path = store.path(config.explainer.language_model)
-            self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
-        return IFDLVLMModel(stage1, explainer).to(self.device).eval()
+        return IFDLVLMModel(load_stage1(config, weights), None).to(self.device).eval()
+
+    def _load_explanations(self, model: IFDLVLMModel) -> None:
+        """The stage-2 explainer, when the weights have one and it is not loaded yet."""
+        from engines.ifdl_vlm.explainer_train import load_explainer
+
+        if model.explainer is not None:
+            return
+        weights = self.trained_weights()
+        _, explainer_tensors = split_weights(weights)
+        if not explainer_tensors:
+            return
+        config: IFDLConfig = model.stage1.config
+        explainer = load_explainer(config, model.stage1.explainer_dim)
+        load_part(explainer, explainer.trainable_state_dict(), explainer_tensors, str(weights))
+        explainer.language_model.merge_adapter()  # inference only: LoRA folded into q/v, no extra matmuls
+        model.explainer = explainer.to(self.device).eval()
+        lm_path = get_store().path(config.explainer.language_model)
+        self._weights_sha256[config.explainer.language_model] = file_sha256(lm_path)
 
     def _run(self, model: IFDLVLMModel, rgb: np.ndarray, explain: bool = True) -> RawOutput:
         config: IFDLConfig = model.stage1.config

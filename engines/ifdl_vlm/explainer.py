@@ -113,11 +113,6 @@ class Explainer(nn.Module):
         return output.loss
 
     @torch.inference_mode()
-    def explain(self, patch_features: torch.Tensor, evidence_text: str) -> str:
-        """Greedy decoding of the whole explanation for one image's (1, N, vision_dim) patch tokens."""
-        return self._generate(self.prompt(patch_features, evidence_text), self.config.max_new_tokens)
-
-    @torch.inference_mode()
     def prompt(self, patch_features: torch.Tensor, evidence_text: str) -> torch.Tensor:
         """(L, width) embeddings of the user turn and the assistant's opening for one image."""
         return self._prompt_embeddings(self.visual_tokens(patch_features)[0], evidence_text)
@@ -128,17 +123,13 @@ class Explainer(nn.Module):
         `config.max_line_tokens` tokens), after `prompt` (from `prompt`) and the answer text written
         so far, which ends where the line's model-written part begins (e.g. after "Type:")."""
         sequence = torch.cat([prompt, self._embed(self._token_ids(answer_so_far))])
-        return self._generate(sequence, self.config.max_line_tokens, line_end_stops(self.tokenizer)).split("\n")[0].strip()
-
-    def _generate(self, sequence: torch.Tensor, max_new_tokens: int, stopping: Any = None) -> str:
         end = self.tokenizer.convert_tokens_to_ids(TURN_END)
-        extra = {"stopping_criteria": stopping} if stopping is not None else {}
         generated = self.language_model.generate(
             inputs_embeds=sequence[None],
             attention_mask=torch.ones((1, sequence.shape[0]), dtype=torch.long, device=sequence.device),
-            max_new_tokens=max_new_tokens, do_sample=False,
+            max_new_tokens=self.config.max_line_tokens, do_sample=False,
+            stopping_criteria=line_end_stops(self.tokenizer),
             eos_token_id=end if isinstance(end, int) and end >= 0 else None,
             pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0,
-            **extra,
         )
-        return self.tokenizer.decode(generated[0], skip_special_tokens=True).strip()
+        return self.tokenizer.decode(generated[0], skip_special_tokens=True).strip().split("\n")[0].strip()
