@@ -60,7 +60,7 @@ def sequential(engine_name: str, inputs: list[BatchInput]) -> dict[str, Any]:
     torch.set_num_threads(1)
     engine = get_engine(engine_name)
     start = time.perf_counter()
-    engine.load()
+    engine.load(explanations=False)  # as the batch workers do
     load = time.perf_counter() - start
     table, key = load_reliability(), weights_key(engine)
     start = time.perf_counter()
