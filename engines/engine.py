@@ -118,6 +118,7 @@ class Engine(ABC):
         self.device = resolve_device(device)
         self.weights_path = Path(weights) if weights else None
         self._model: Any = None
+        self._explanations_loaded = False
         self._weights_sha256: dict[str, str] = {}
         self.calibration: Calibration | None = None
         self._lock = threading.RLock()
@@ -132,7 +133,12 @@ class Engine(ABC):
 
     @property
     def loaded(self) -> bool:
+        """The model is built (perhaps without what only explanations need: `is_ready`)."""
         return self._model is not None
+
+    def is_ready(self, explanations: bool = True) -> bool:
+        """Whether `load(explanations)` has nothing left to load."""
+        return self.loaded and (self._explanations_loaded or not (explanations and self.writes_explanations))
 
     def load(self, explanations: bool = True) -> Any:
         """`explanations=False` (batch runs, evaluations) lets an engine that writes explanations
@@ -141,16 +147,18 @@ class Engine(ABC):
             if self._model is None:
                 self._model = self._build()
                 self.calibration = self._read_calibration()
-            if explanations and self.writes_explanations:
+            if explanations and self.writes_explanations and not self._explanations_loaded:
                 self._load_explanations(self._model)
+                self._explanations_loaded = True
             return self._model
 
     def _load_explanations(self, model: Any) -> None:
-        """Add to `model` what writing explanations needs, once (engines that write them)."""
+        """Add to `model` what writing explanations needs (engines that write them; called once)."""
 
     def unload(self) -> None:
         with self._lock:
             self._model = None
+            self._explanations_loaded = False
             self._weights_sha256 = {}
             self.calibration = None
 

@@ -86,6 +86,37 @@ def test_lazy_load_happens_once_across_threads():
     assert not engine.loaded
 
 
+class ExplainingEngine(CountingEngine):
+    """A double that writes explanations and counts how often their parts are loaded."""
+
+    name = "explaining"
+    writes_explanations = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.explanation_loads = 0
+
+    def _load_explanations(self, model):
+        self.explanation_loads += 1
+
+    def _run(self, model, rgb, explain=True):
+        return super()._run(model, rgb)
+
+
+def test_what_only_explanations_need_is_loaded_once_and_only_when_asked():
+    engine = ExplainingEngine()
+    engine.analyze(np.zeros((8, 8, 3), np.uint8), explain=False)
+    assert engine.loaded and engine.is_ready(explanations=False) and not engine.is_ready()
+    assert engine.explanation_loads == 0
+    engine.load()
+    engine.analyze(np.zeros((8, 8, 3), np.uint8))
+    assert engine.is_ready() and engine.explanation_loads == 1
+    engine.unload()
+    assert not engine.is_ready(explanations=False)
+    engine.load()
+    assert engine.explanation_loads == 2
+
+
 def test_analyze_fills_provenance_and_default_mask():
     engine = CountingEngine(profile="full", device="cpu")
     rgb = np.zeros((8, 9, 3), np.uint8)

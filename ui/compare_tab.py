@@ -44,7 +44,7 @@ def analyse_one(state: CompareState, name: str, step: Callable[[str], None] = ig
     engine = None
     try:
         engine = get_engine(name)
-        if not engine.loaded:
+        if not engine.is_ready():
             step("loading the model")
             engine.load()
         step("analysing")

@@ -45,7 +45,7 @@ def run_engine(engine_name: str, path: str | None, profile: str, weights: str | 
     image = load_source(path)
     with user_errors():
         engine = get_engine(engine_name, profile, weights=weights_path(weights))
-        if not engine.loaded:
+        if not engine.is_ready():
             step(f"loading the {cls.title} model (first use in this session)")
             engine.load()
         step("analysing the image" + (" and writing the explanation" if cls.writes_explanations else ""))

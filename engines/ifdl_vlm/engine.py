@@ -81,11 +81,9 @@ class IFDLVLMEngine(Engine):
         return IFDLVLMModel(load_stage1(config, weights), None).to(self.device).eval()
 
     def _load_explanations(self, model: IFDLVLMModel) -> None:
-        """The stage-2 explainer, when the weights have one and it is not loaded yet."""
+        """The stage-2 explainer, when the weights have one."""
         from engines.ifdl_vlm.explainer_train import load_explainer
 
-        if model.explainer is not None:
-            return
         weights = self.trained_weights()
         _, explainer_tensors = split_weights(weights)
         if not explainer_tensors:

@@ -20,7 +20,7 @@ def parameter_count(engine: Engine) -> int | None:
     """Parameters of a loaded engine's model (None when not loaded or not a torch module)."""
     if not engine.loaded:
         return None
-    model = engine.load()
+    model = engine.load(explanations=False)  # as loaded: counting must not load more
     if not isinstance(model, torch.nn.Module):
         return None
     return sum(p.numel() for p in model.parameters())
