@@ -97,11 +97,12 @@ def clue_loss(output: CLUEOutput, target: torch.Tensor) -> tuple[torch.Tensor, d
     """BCE + Dice on CLUE's map, plus the same loss for every probe.
 
     The probes read detached features, so their terms train only the probes: the gradient that
-    reaches CLUE itself is exactly the paper's BCE + Dice.
+    reaches CLUE itself is the paper's BCE + Dice, with the Dice taken over tampered images only
+    (an empty mask's Dice pushes every map to zero on forge v2's 1:1 authentic:tampered batches).
     """
-    total, logs = bce_dice_loss(output.logits, target)
+    total, logs = bce_dice_loss(output.logits, target, dice_on_tampered_only=True)
     for name, logits in output.evidence.items():
-        probe_loss, _ = bce_dice_loss(logits, target)
+        probe_loss, _ = bce_dice_loss(logits, target, dice_on_tampered_only=True)
         total = total + probe_loss
         logs[f"probe_{name}"] = probe_loss.item()
     return total, logs
