@@ -56,6 +56,19 @@ def test_evaluate_writes_metrics_json(tmp_path, perturb):
     assert all(r["f1"] is not None for r in metrics["per_image"] if r["tampered"])
 
 
+@needs_casia
+def test_evaluate_maps_scores_each_evidence_map_like_the_main_one(tmp_path):
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--engine", "classic", "--dataset", str(CASIA), "--limit", "4", "--maps",
+                 "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert {"ela", "jpeg_ghost"} <= set(metrics["maps"])
+    for scores in metrics["maps"].values():
+        assert scores["n_images_pixel"] == 2 and scores["n_images_image"] == 4
+        assert 0.0 <= scores["pixel_auc"] <= 1.0 and 0.0 <= scores["pixel_f1_best_oracle"] <= 1.0
+    assert {m["pixel_auc"] for m in metrics["maps"].values()} != {metrics["pixel_auc"]}
+
+
 def test_unknown_engine_exits_with_a_suggestion(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "engines", "analyze", "x.png", "--engine", "clasic", "--out", str(tmp_path)],

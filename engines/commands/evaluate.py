@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate on a balanced subset of N samples")
     parser.add_argument("--include-authentic", action="store_true",
                         help="average pixel metrics over authentic images too")
+    parser.add_argument("--maps", action="store_true",
+                        help="also score each evidence map the engine returns (CLUE's branches and noise "
+                             "levels: the branch ablation), written under \"maps\"")
     parser.add_argument("--seed", type=int, default=0, help="seed of random perturbations")
     parser.add_argument("--json", type=Path, required=True, help="where to write the metrics")
     parser.add_argument("--max-failed", type=_fraction, default=0.0, metavar="FRACTION",
@@ -57,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
         if index % 50 == 0:
             print(f"[{index}/{total}] {name}", file=sys.stderr, flush=True)
 
-    report = evaluate(engine, dataset, chain, seed=args.seed,
-                      include_authentic=args.include_authentic, progress=progress)
+    report = evaluate(engine, dataset, chain, seed=args.seed, include_authentic=args.include_authentic,
+                      score_maps=args.maps, progress=progress)
     payload = {k: finite_or_none(v) for k, v in report.to_dict().items()}
+    if args.maps:
+        payload["maps"] = {name: {k: finite_or_none(v) for k, v in metrics.items()}
+                           for name, metrics in payload["maps"].items()}
     payload["per_image"] = [{k: finite_or_none(v) for k, v in r.items()} for r in payload["per_image"]]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))

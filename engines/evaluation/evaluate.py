@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from engines.data.datasets import ForgeryDataset
 from engines.engine import Engine
 from engines.errors import WorkbenchError
 from engines.evaluation.metrics import ImageMetrics, PixelMetrics
 from engines.data.perturb import Chain
+from engines.data.tensors import top_fraction_mean
 from engines.reports.render import resize_map
 from engines.settings import PROJECT_ROOT
 
@@ -43,6 +45,32 @@ class EvaluationReport:
         return {**self.metrics, "per_image": [vars(r) for r in self.records]}
 
 
+class EvidenceMapMetrics:
+    """Pixel and image metrics of each named evidence map an engine returns, from the same pass.
+
+    For CLUE's per-branch and per-noise-level maps this is the branch ablation on real data.
+    Each map is cut at the engine's own pixel threshold (its F1-best threshold, oracle, is
+    reported too) and scored as an image by the mean of its top 1 %, as the engines score
+    their main map.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._pixel: dict[str, PixelMetrics] = {}
+        self._image: dict[str, ImageMetrics] = {}
+
+    def add(self, maps: dict[str, np.ndarray], gt: np.ndarray | None, tampered: bool) -> None:
+        for name, values in maps.items():
+            if gt is not None:
+                values = resize_map(values, *gt.shape)
+            self._pixel.setdefault(name, PixelMetrics(self.threshold)).add(values, gt, tampered)
+            self._image.setdefault(name, ImageMetrics()).add(top_fraction_mean(torch.from_numpy(values)), tampered)
+
+    def result(self, include_authentic: bool = False) -> dict[str, dict[str, float]]:
+        return {name: {**self._pixel[name].result(include_authentic), **self._image[name].result()}
+                for name in sorted(self._pixel)}
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -60,10 +88,13 @@ def evaluate(
     *,
     seed: int = 0,
     include_authentic: bool = False,
+    score_maps: bool = False,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> EvaluationReport:
     """Analyse every sample and aggregate pixel and image metrics (see docs/metrics.md).
+
+    `score_maps` also scores every evidence map (`EvidenceMapMetrics`), under the key "maps".
 
     The perturbation chain is applied to the image only; when it changes the image size, the
     heatmap is resized back to the ground-truth mask so masks are never resampled. An image that
@@ -72,6 +103,7 @@ def evaluate(
     """
     engine.load()
     pixel, image = PixelMetrics(threshold=engine.pixel_threshold), ImageMetrics()
+    evidence = EvidenceMapMetrics(engine.pixel_threshold)
     records: list[ImageRecord] = []
     seconds = 0.0
     for index, sample in enumerate(dataset):
@@ -96,6 +128,8 @@ def evaluate(
             heatmap = resize_map(heatmap, *gt.shape)
         scores = pixel.add(heatmap, gt, sample.tampered, analysis.threshold)
         image.add(analysis.score, sample.tampered)
+        if score_maps:
+            evidence.add(analysis.maps, gt, sample.tampered)
         record.score = analysis.score
         if scores is not None and sample.tampered:
             record.f1, record.iou = scores["f1"], scores["iou"]
@@ -116,6 +150,7 @@ def evaluate(
         **pixel.result(include_authentic=include_authentic),
         **image.result(),
         "seconds_per_image": seconds / analysed if analysed else float("nan"),
+        **({"maps": evidence.result(include_authentic)} if score_maps else {}),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
