@@ -7,9 +7,13 @@ import json
 import pytest
 import torch
 
+import numpy as np
+
 from engines.store.trained_weights import load_trainable, save_weights, trainable_state
+from engines.training.cached import MASKS, CachedSegmentationTrainer
 from engines.training.checkpoints import checkpoint_folder, read_state
-from engines.errors import WeightsError
+from engines.errors import WeightsError, WorkbenchError
+from engines.training.feature_cache import FeatureCache
 from engines.training.losses import bce_dice_loss, dice_loss
 from engines.training.loop import TrainSettings, fit, learning_rate_factor
 
@@ -178,6 +182,38 @@ def test_schedule_warms_up_then_decays_and_best_epoch_is_kept(tmp_path):
     best = LineTrainer()
     load_trainable(best.model, tmp_path / "best.safetensors")
     assert torch.equal(best.model[0].weight, trainer.model[0].weight)
+
+
+class PixelTrainer(CachedSegmentationTrainer):
+    """A 1×1 convolution on cached 4×4 inputs: the cached trainers' loop without a real engine."""
+
+    def forward(self, tensors, generator):
+        return self.model(tensors["x"])
+
+    def loss_fn(self, output, target):
+        return bce_dice_loss(output, target)
+
+    def export(self, path):
+        save_weights(trainable_state(self.model), path)
+
+
+def test_cached_trainers_lay_out_the_cosine_schedule_over_all_their_steps(tmp_path):
+    """The feature-cache trainers (Detective SAM, CLUE, IFDL-VLM stage 1) once left `--cosine`
+    without effect: the loop did not know their epoch length, and the rate stayed at its peak."""
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 1, 4, 4)).astype(np.float16)
+    cache = FeatureCache.build(tmp_path / "cache", 20, lambda i: {"x": x[i], MASKS: (x[i] > 0.5).astype(np.float16)})
+    trainer = PixelTrainer(torch.nn.Conv2d(1, 1, 1), cache, batch_size=4, seed=0)
+    assert trainer.steps_per_epoch == len(trainer.batches(0, torch.Generator())) == 5
+    state = fit(trainer, TrainSettings(out_dir=tmp_path / "run", epochs=2, lr=0.1, cosine=True))
+    assert state["step"] == 10
+    assert state["history"][0]["lr"] == pytest.approx(0.1 * 0.5 * (1 + np.cos(np.pi * 4 / 10)))
+    assert state["history"][-1]["lr"] < 0.01
+
+
+def test_cosine_without_a_known_epoch_length_is_refused(tmp_path):
+    with pytest.raises(WorkbenchError, match="cosine"):
+        fit(LineTrainer(), TrainSettings(out_dir=tmp_path, epochs=1, cosine=True))
 
 
 def test_dice_on_tampered_only_leaves_authentic_maps_to_the_bce_term():

@@ -19,6 +19,7 @@ Without one the decoder starts from random values (the "no pretraining" ablation
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -146,6 +147,10 @@ class CachedDiffForensicsTrainer(DiffForensicsTrainer):
         self.cache = cache
         train, self.validation_indices = held_out_split(len(cache), seed, validation_fraction)
         self.train_indices = np.asarray(train)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_indices) / self.batch_size)
 
     def plan(self, generator: torch.Generator) -> list[tuple[list[int], list[bool]]]:
         """(sorted sample indices, horizontal flip per sample) for each batch of the epoch."""

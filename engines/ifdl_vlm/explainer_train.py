@@ -12,6 +12,7 @@ training samples (the whole set is too slow for a CPU epoch).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,6 +88,10 @@ class ExplainerTrainer:
 
     def trainable_module(self) -> torch.nn.Module:
         return self.explainer
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_indices[: self.samples_per_epoch]) / self.batch_size)
 
     def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[list[int]]:
         order = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]

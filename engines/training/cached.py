@@ -8,6 +8,7 @@ pass live here once.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,10 @@ class CachedSegmentationTrainer(ABC):
 
     def trainable_module(self) -> torch.nn.Module:
         return self.model
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_indices) / self.batch_size)
 
     def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> list[Batch]:
         shuffled = self.train_indices[torch.randperm(len(self.train_indices), generator=generator).numpy()]

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
+from engines.errors import WorkbenchError
 from engines.store.trained_weights import load_trainable, save_weights, trainable_state
 from engines.training.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from engines.training.data_parallel import DataParallel
@@ -58,6 +59,9 @@ class TrainProgress:
 
 
 class Trainer(Protocol):
+    steps_per_epoch: int
+    """How many batches `batches` gives for a whole epoch (the cosine schedule's length)."""
+
     def trainable_module(self) -> torch.nn.Module: ...
 
     def batches(self, epoch: int, generator: torch.Generator, skip: int = 0) -> Iterable[Any]:
@@ -109,6 +113,9 @@ def fit(
         state = {**state, **load_checkpoint(settings.out_dir, module, optimizer)}
     parallel.sync_parameters(module)
     steps_per_epoch = getattr(trainer, "steps_per_epoch", None)
+    if settings.cosine and not steps_per_epoch:
+        raise WorkbenchError(f"{type(trainer).__name__} does not say how many steps an epoch has, "
+                             "so the cosine schedule cannot be laid out; train without --cosine.")
     total_steps = parallel.steps(steps_per_epoch) * settings.epochs if steps_per_epoch else None
     best_path = settings.out_dir / BEST_WEIGHTS
     generator = torch.Generator().manual_seed(settings.seed)
